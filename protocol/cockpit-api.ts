@@ -1,0 +1,32 @@
+// The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
+// are two implementations of it; the renderer imports only these types. Add a call here, in main's
+// CockpitService, and nowhere else.
+import type { CockpitPush, CockpitSnapshot } from './generated/types.ts';
+
+/** Every call the renderer may make: its parameters and its result. */
+export interface CockpitCalls {
+  /** Everything needed to draw from scratch; pushes follow. */
+  snapshot: { params: Record<string, never>; result: CockpitSnapshot };
+}
+
+export type CockpitMethod = keyof CockpitCalls;
+export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot'];
+
+export function isCockpitMethod(name: unknown): name is CockpitMethod {
+  return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);
+}
+
+/** What the renderer sees as `window.cordon` (Electron) or builds over the browser shell's WebSocket. */
+export interface CockpitApi {
+  call<M extends CockpitMethod>(method: M, params: CockpitCalls[M]['params']): Promise<CockpitCalls[M]['result']>;
+  /** Subscribes to pushes; returns the function that unsubscribes. */
+  onPush(listener: (push: CockpitPush) => void): () => void;
+  /** Where the renderer runs, for the few things that differ (e.g. a folder dialog). */
+  readonly platform: 'electron' | 'browser';
+}
+
+/** IPC channel names, shared by the preload and the Electron shell. */
+export const IPC = {
+  call: 'cordon:call',
+  push: 'cordon:push',
+} as const;

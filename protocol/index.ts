@@ -1,0 +1,111 @@
+// The cordon.v1 contract in code: the types derived from protocol/schema/ and the decoders that every process
+// runs on a message entering it. A decoder never throws: bad input becomes an ErrorMessage with a clear sentence.
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import {
+  validateAgentMessage,
+  validateClientMessage,
+  validateCockpitPush,
+  validateCockpitSnapshot,
+  validateShellMessage,
+  validateThreatEvent,
+} from './generated/validators.js';
+import type {
+  AgentMessage,
+  ClientMessage,
+  CockpitPush,
+  CockpitSnapshot,
+  ErrorMessage,
+  ShellMessage,
+  ThreatEvent,
+} from './generated/types.ts';
+
+export type * from './generated/types.ts';
+
+export const PROTOCOL = 'cordon.v1';
+/** Largest text frame a peer accepts; an inventory of 100,000 VMs fits, a runaway agent does not. */
+export const MAX_TEXT_FRAME_BYTES = 16 * 1024 * 1024;
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: ErrorMessage };
+
+export const decodeAgentMessage = decoder<AgentMessage>(validateAgentMessage, 'agent message');
+export const decodeClientMessage = decoder<ClientMessage>(validateClientMessage, 'cockpit message');
+export const decodeCockpitPush = decoder<CockpitPush>(validateCockpitPush, 'cockpit push');
+export const decodeCockpitSnapshot = decoder<CockpitSnapshot>(validateCockpitSnapshot, 'cockpit snapshot');
+export const decodeShellMessage = decoder<ShellMessage>(validateShellMessage, 'browser-shell message');
+
+/** Checks an already-parsed value (e.g. one that crossed Electron IPC by structured clone). */
+export const checkThreatEvent = checker<ThreatEvent>(validateThreatEvent, 'threat event');
+export const checkCockpitPush = checker<CockpitPush>(validateCockpitPush, 'cockpit push');
+export const checkCockpitSnapshot = checker<CockpitSnapshot>(validateCockpitSnapshot, 'cockpit snapshot');
+
+/** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */
+function decoder<T>(validate: ValidateFunction, what: string): (text: string, maxBytes?: number) => Decoded<T> {
+  const check = checker<T>(validate, what);
+  return (text, maxBytes = MAX_TEXT_FRAME_BYTES) => {
+    if (typeof text !== 'string') return fail('bad_message', `A ${what} must be a JSON text frame.`);
+    // length is in UTF-16 units: at most 3 bytes of UTF-8 each, so this bound is safe and needs no encoding pass.
+    if (text.length * 3 > maxBytes && byteLength(text) > maxBytes) {
+      return fail('too_large', `A ${what} of ${byteLength(text)} bytes is over the limit of ${maxBytes} bytes.`);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return fail('bad_json', `A ${what} is not valid JSON (${(err as Error).message.slice(0, 200)}).`);
+    }
+    return check(value);
+  };
+}
+
+function checker<T>(validate: ValidateFunction, what: string): (value: unknown) => Decoded<T> {
+  return (value) => {
+    if (validate(value)) return { ok: true, value: value as T };
+    const ref = refOf(value);
+    return fail(codeFor(validate.errors), `A ${what} does not follow cordon.v1: ${describe(validate.errors)}.`, ref);
+  };
+}
+
+function fail(code: string, message: string, ref?: string): { ok: false; error: ErrorMessage } {
+  const error: ErrorMessage = { type: 'error', code, message: message.slice(0, 2048) };
+  if (ref !== undefined) error.ref = ref;
+  return { ok: false, error };
+}
+
+function codeFor(errors: ErrorObject[] | null | undefined): string {
+  const first = errors?.[0];
+  if (first?.keyword === 'discriminator') return 'unknown_type';
+  return 'bad_message';
+}
+
+/** The first schema error as a sentence fragment, with the offending path; never echoes the (hostile) value. */
+export function describe(errors: ErrorObject[] | null | undefined): string {
+  const e = errors?.[0];
+  if (!e) return 'it was rejected';
+  const where = e.instancePath ? `'${e.instancePath}'` : 'the message';
+  switch (e.keyword) {
+    case 'discriminator':
+      return e.params.error === 'mapping'
+        ? `its "type" is not one this peer knows`
+        : `its "type" must be a string`;
+    case 'required':
+      return `${where} lacks the required field "${String(e.params.missingProperty)}"`;
+    case 'additionalProperties':
+      return `${where} has a field cordon.v1 does not define ("${String(e.params.additionalProperty).slice(0, 64)}")`;
+    case 'enum':
+      return `${where} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    default:
+      return `${where} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+function refOf(value: unknown): string | undefined {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const id = (value as Record<string, unknown>).id;
+    if (typeof id === 'string' && id.length > 0 && id.length <= 128) return id;
+  }
+  return undefined;
+}
+
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).byteLength;
+}

@@ -1,0 +1,45 @@
+// Loads the cordon.v1 JSON Schema files and builds the ajv instance that checks them. Used by the generator
+// (scripts/gen-protocol.ts) and by the protocol tests; the running processes use the generated validators.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
+
+export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'schema');
+export const SCHEMA_BASE = 'https://cordon.invalid/schema/v1/';
+
+/** The validators the generator exports, by name, and the schema each one checks. */
+export const ROOT_VALIDATORS = {
+  validateAgentMessage: SCHEMA_BASE + 'agent-message.schema.json',
+  validateClientMessage: SCHEMA_BASE + 'client-message.schema.json',
+  validateThreatEvent: SCHEMA_BASE + 'threat-event.schema.json',
+  validateVm: SCHEMA_BASE + 'vm.schema.json',
+  validateCockpitPush: SCHEMA_BASE + 'cockpit/push.schema.json',
+  validateCockpitSnapshot: SCHEMA_BASE + 'cockpit/snapshot.schema.json',
+  validateShellMessage: SCHEMA_BASE + 'cockpit/shell-message.schema.json',
+} as const;
+
+export function loadSchemas(dir = SCHEMA_DIR): object[] {
+  const out: object[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...loadSchemas(p));
+    else if (entry.name.endsWith('.schema.json')) out.push(JSON.parse(readFileSync(p, 'utf8')) as object);
+  }
+  return out;
+}
+
+export function createProtocolAjv(schemas: object[], opts: { standalone?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({
+    strict: true,
+    allErrors: false,
+    discriminator: true,
+    // Formats are annotations in JSON Schema 2020-12; the schemas carry a pattern for every format they name,
+    // so any validator in any language checks the same thing.
+    validateFormats: false,
+    // Numbers beyond 2^53 and similar oddities are rejected by the schemas themselves.
+    ...(opts.standalone ? { code: { source: true, esm: true, lines: false } } : {}),
+  });
+  for (const s of schemas) ajv.addSchema(s);
+  return ajv;
+}
