@@ -369,6 +369,10 @@ export interface EventsPush {
    * @maxItems 100000
    */
   events: FeedEvent[];
+  /**
+   * Events the hub did not deliver to this view because it fell behind (they are still held by the hub and the agent); the view says so instead of pretending it saw everything.
+   */
+  skipped?: number;
 }
 export interface AgentsPush {
   type: 'agents';

@@ -1,0 +1,334 @@
+// One cockpit-to-agent connection: authenticate, read hello, subscribe from the last seq held, keep the
+// stream exactly-once (drop what was already seen, record what the agent says is gone), reconnect with backoff.
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import {
+  decodeAgentMessage,
+  MAX_TEXT_FRAME_BYTES,
+  PROTOCOL,
+  type AgentStatus,
+  type ErrorMessage,
+  type HelloMessage,
+  type SeqGap,
+  type ThreatEvent,
+  type Vm,
+} from '../../protocol/index.ts';
+import { Backoff } from './backoff.ts';
+
+export interface AgentEndpoint {
+  /** The id the cockpit knows this agent by; the agent's hello must carry the same id. */
+  agentId: string;
+  label: string;
+  url: string;
+  token: string;
+}
+
+export interface AgentLinkOptions {
+  /** On the first connect of a run, how many of the agent's most recent events to load (the rest stay there). */
+  backfill: number;
+  /** Seq to resume after, e.g. from a journal; 0 = none held. */
+  resumeAfter?: number;
+  pingIntervalMs?: number;
+  helloTimeoutMs?: number;
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export interface AgentLinkEvents {
+  event: [seq: number, event: ThreatEvent, text: string];
+  inventory: [vms: Vm[]];
+  vm: [vm: Vm];
+  'vm.removed': [vmId: string];
+  status: [];
+}
+
+const MAX_GAPS_KEPT = 1000;
+
+export class AgentLink extends EventEmitter<AgentLinkEvents> {
+  private ws: WebSocket | undefined;
+  private readonly backoff: Backoff;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private helloTimer: NodeJS.Timeout | undefined;
+  private pingSentAt = 0;
+  private stopped = false;
+  private hello: HelloMessage | undefined;
+  private everConnected = false;
+  private readonly status: AgentStatus;
+
+  constructor(readonly endpoint: AgentEndpoint, private readonly opts: AgentLinkOptions) {
+    super();
+    this.backoff = new Backoff(opts.backoff ?? { baseMs: 250, maxMs: 30_000 });
+    this.status = {
+      agentId: endpoint.agentId,
+      label: endpoint.label,
+      url: endpoint.url,
+      link: 'connecting',
+      lastSeq: opts.resumeAfter ?? 0,
+      gaps: [],
+      eventsReceived: 0,
+      duplicatesDropped: 0,
+      reconnects: 0,
+    };
+    if (opts.resumeAfter) this.everConnected = true;
+  }
+
+  get agentId(): string {
+    return this.endpoint.agentId;
+  }
+
+  get lastSeq(): number {
+    return this.status.lastSeq;
+  }
+
+  snapshotStatus(): AgentStatus {
+    return { ...this.status, gaps: [...this.status.gaps] };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.clearTimers();
+    this.ws?.terminate();
+    this.ws = undefined;
+    this.setLink('disconnected');
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.assertTransportAllowed();
+    this.setLink('connecting');
+    const ws = new WebSocket(this.endpoint.url, PROTOCOL, {
+      headers: { Authorization: `Bearer ${this.endpoint.token}` },
+      maxPayload: MAX_TEXT_FRAME_BYTES,
+      handshakeTimeout: 10_000,
+      perMessageDeflate: false,
+      followRedirects: false,
+    });
+    this.ws = ws;
+    ws.on('unexpected-response', (_req, res) => {
+      const unauthorized = res.statusCode === 401;
+      this.fail(unauthorized ? 'unauthorized' : 'failed', unauthorized
+        ? 'The agent refused the token (HTTP 401). Check the token configured for this agent.'
+        : `The agent answered the upgrade with HTTP ${res.statusCode}; is this a cordon.v1 agent?`);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      if (ws.protocol !== PROTOCOL) {
+        this.fail('failed', `The agent did not agree to the ${PROTOCOL} subprotocol.`);
+        ws.terminate();
+        return;
+      }
+      this.helloTimer = setTimeout(() => {
+        this.fail('failed', 'The agent sent no hello within 10 seconds.');
+        ws.terminate();
+      }, this.opts.helloTimeoutMs ?? 10_000);
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.sendError('unsupported', 'This cockpit does not accept binary frames from an agent yet.');
+        return;
+      }
+      this.onText(data.toString());
+    });
+    ws.on('pong', () => {
+      if (this.pingSentAt) this.status.rttMs = Math.round((performance.now() - this.pingSentAt) * 10) / 10;
+      this.pingSentAt = 0;
+    });
+    ws.on('error', (err) => {
+      if (this.status.link !== 'unauthorized') this.status.lastError = describeSocketError(err, this.endpoint.url);
+    });
+    ws.on('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.clearTimers();
+      if (this.status.link === 'connected' || this.status.link === 'connecting') this.setLink('disconnected');
+      this.scheduleReconnect();
+    });
+  }
+
+  /** Plain ws:// carries the token in the clear: allowed only to this machine. */
+  private assertTransportAllowed(): void {
+    const u = new URL(this.endpoint.url);
+    if (u.protocol === 'ws:' && !isLoopbackHost(u.hostname)) {
+      this.stopped = true;
+      this.setLink('failed', `Refusing plain ws:// to ${u.hostname}: only loopback may go unencrypted; use wss://.`);
+      throw new Error(this.status.lastError);
+    }
+  }
+
+  private onText(text: string): void {
+    const decoded = decodeAgentMessage(text);
+    if (!decoded.ok) {
+      this.status.lastError = `The agent sent a bad message: ${decoded.error.message}`;
+      this.sendError(decoded.error.code, decoded.error.message, decoded.error.ref);
+      this.emit('status');
+      return;
+    }
+    const msg = decoded.value;
+    switch (msg.type) {
+      case 'hello':
+        return this.onHello(msg);
+      case 'event': {
+        const seq = msg.seq;
+        if (seq <= this.status.lastSeq) {
+          // A replay overlapping what we hold, or a misbehaving agent: shown once, never twice.
+          this.status.duplicatesDropped++;
+          return;
+        }
+        if (msg.event.agentId !== this.endpoint.agentId) {
+          this.sendError('bad_message', `Event ${seq} names agent "${msg.event.agentId.slice(0, 64)}", not this agent.`);
+          return;
+        }
+        if (seq > this.status.lastSeq + 1) {
+          this.addGap({ from: this.status.lastSeq + 1, to: seq - 1, reason: 'The agent skipped these without a gap notice.' });
+        }
+        this.status.lastSeq = seq;
+        this.status.eventsReceived++;
+        this.emit('event', seq, msg.event, text);
+        return;
+      }
+      case 'gap':
+        if (msg.to > this.status.lastSeq) {
+          this.addGap({ from: Math.max(msg.from, this.status.lastSeq + 1), to: msg.to, reason: msg.reason });
+          this.status.lastSeq = msg.to;
+          this.emit('status');
+        }
+        return;
+      case 'subscribed':
+        this.status.agentLatestSeq = msg.latestSeq;
+        this.emit('status');
+        return;
+      case 'inventory':
+        return void this.emit('inventory', msg.vms);
+      case 'vm':
+        return void this.emit('vm', msg.vm);
+      case 'vm.removed':
+        return void this.emit('vm.removed', msg.vmId);
+      case 'error':
+        this.status.lastError = `The agent reported ${msg.code}: ${msg.message}`;
+        this.emit('status');
+        return;
+    }
+  }
+
+  private onHello(hello: HelloMessage): void {
+    clearTimeout(this.helloTimer);
+    if (hello.agent.id !== this.endpoint.agentId) {
+      this.fail('failed', `Expected agent "${this.endpoint.agentId}" but "${hello.agent.id.slice(0, 64)}" answered at ${this.endpoint.url}.`);
+      this.ws?.close(1008, 'wrong agent');
+      return;
+    }
+    if (this.hello) this.status.reconnects++;
+    this.hello = hello;
+    this.backoff.reset();
+    // A restarted agent with a *lower* latest seq than we hold lost its log: say so, and follow its numbering.
+    if (hello.latestSeq < this.status.lastSeq) {
+      this.addGap({ from: hello.latestSeq + 1, to: this.status.lastSeq, reason: `The agent restarted with an older event log (latest seq ${hello.latestSeq}); its numbering starts again from there.` });
+      this.status.lastSeq = hello.latestSeq;
+    }
+    let since = this.status.lastSeq;
+    if (!this.everConnected) {
+      since = Math.max(0, hello.latestSeq - this.opts.backfill);
+      this.status.lastSeq = since;
+      this.everConnected = true;
+    }
+    Object.assign(this.status, {
+      host: hello.agent.host,
+      hypervisor: `${hello.hypervisor.kind} ${hello.hypervisor.version}`.trim(),
+      actions: hello.actions,
+      agentLatestSeq: hello.latestSeq,
+      connectedSince: Date.now(),
+    });
+    delete this.status.lastError;
+    delete this.status.nextRetryAt;
+    this.setLink('connected');
+    this.send({ type: 'subscribe', id: `sub-${Date.now()}`, since });
+    this.startPing();
+  }
+
+  private addGap(gap: SeqGap): void {
+    this.status.gaps.push(gap);
+    if (this.status.gaps.length > MAX_GAPS_KEPT) this.status.gaps.splice(0, this.status.gaps.length - MAX_GAPS_KEPT);
+  }
+
+  private startPing(): void {
+    const interval = this.opts.pingIntervalMs ?? 5000;
+    const ping = (): void => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      if (this.pingSentAt && performance.now() - this.pingSentAt > interval * 3) {
+        // No pong for three intervals: the link is dead even if TCP has not noticed (a pulled cable).
+        this.status.lastError = 'The agent stopped answering pings.';
+        this.ws.terminate();
+        return;
+      }
+      if (!this.pingSentAt) {
+        this.pingSentAt = performance.now();
+        this.ws.ping();
+      }
+    };
+    ping();
+    this.pingTimer = setInterval(ping, interval);
+    this.pingTimer.unref();
+  }
+
+  private send(msg: object): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  private sendError(code: string, message: string, ref?: string): void {
+    const err: ErrorMessage = { type: 'error', code, message: message.slice(0, 2048) };
+    if (ref) err.ref = ref;
+    this.send(err);
+  }
+
+  private fail(link: 'unauthorized' | 'failed', why: string): void {
+    this.setLink(link, why);
+  }
+
+  private setLink(link: AgentStatus['link'], error?: string): void {
+    this.status.link = link;
+    if (error) this.status.lastError = error;
+    if (link !== 'connected') delete this.status.connectedSince;
+    this.emit('status');
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    // A refused token will not fix itself quickly: retry at the slowest pace, but keep trying (it may be rotated).
+    const delay = this.status.link === 'unauthorized' ? (this.opts.backoff?.maxMs ?? 30_000) : this.backoff.next();
+    this.status.nextRetryAt = Date.now() + delay;
+    this.emit('status');
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private clearTimers(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.helloTimer);
+    this.pingSentAt = 0;
+  }
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function describeSocketError(err: Error & { code?: string }, url: string): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `Nothing is listening at ${url}; is the agent running?`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `The agent's host in ${url} cannot be resolved.`;
+    case 'ETIMEDOUT':
+      return `The connection to ${url} timed out.`;
+    default:
+      return `The connection to ${url} failed: ${err.message.slice(0, 300)}`;
+  }
+}

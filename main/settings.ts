@@ -1,0 +1,96 @@
+// The cockpit's settings: which agents to connect to and how the built-in lab runs. Kept in electron-store in
+// Electron and in its plain-Node base, conf, in the browser shell; tokens are secrets and live elsewhere.
+import { readFileSync } from 'node:fs';
+import type { AgentEndpoint } from './fleet/agent-link.ts';
+
+export interface ConfiguredAgent {
+  agentId: string;
+  label: string;
+  url: string;
+  /** A file holding the bearer token (the browser shell's only way; Electron may keep it in safeStorage). */
+  tokenFile?: string;
+}
+
+export interface CockpitSettings {
+  agents: ConfiguredAgent[];
+  lab: { vms: number; rate: number };
+  windowSize: number;
+}
+
+export const DEFAULT_SETTINGS: CockpitSettings = {
+  agents: [],
+  lab: { vms: 12, rate: 8 },
+  windowSize: 20_000,
+};
+
+/** JSON Schema of the stored settings: conf/electron-store validate every write with it. */
+export const SETTINGS_SCHEMA = {
+  agents: {
+    type: 'array',
+    maxItems: 2000,
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['agentId', 'label', 'url'],
+      properties: {
+        agentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+        label: { type: 'string', maxLength: 256 },
+        url: { type: 'string', pattern: '^wss?://', maxLength: 2048 },
+        tokenFile: { type: 'string', maxLength: 4096 },
+      },
+    },
+  },
+  lab: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { vms: { type: 'integer', minimum: 1, maximum: 500 }, rate: { type: 'number', minimum: 0, maximum: 100000 } },
+  },
+  windowSize: { type: 'integer', minimum: 1000, maximum: 100000 },
+} as const;
+
+/** The part of conf's (and so electron-store's) API the cockpit uses. */
+export interface KeyValueStore {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+}
+
+export function readSettings(store: KeyValueStore): CockpitSettings {
+  return {
+    agents: (store.get('agents') as ConfiguredAgent[] | undefined) ?? DEFAULT_SETTINGS.agents,
+    lab: { ...DEFAULT_SETTINGS.lab, ...(store.get('lab') as Partial<CockpitSettings['lab']> | undefined) },
+    windowSize: (store.get('windowSize') as number | undefined) ?? DEFAULT_SETTINGS.windowSize,
+  };
+}
+
+/** Where a token comes from: a secret store (Electron's safeStorage) or the agent's token file. */
+export interface SecretSource {
+  tokenFor(agent: ConfiguredAgent): string | undefined;
+}
+
+export const tokenFileSource: SecretSource = {
+  tokenFor(agent) {
+    if (!agent.tokenFile) return undefined;
+    return readFileSync(agent.tokenFile, 'utf8').trim() || undefined;
+  },
+};
+
+/** Resolves configured agents to endpoints; an agent without a token is reported, not silently skipped. */
+export function endpointsFrom(settings: CockpitSettings, secrets: SecretSource): { endpoints: AgentEndpoint[]; problems: string[] } {
+  const endpoints: AgentEndpoint[] = [];
+  const problems: string[] = [];
+  for (const agent of settings.agents) {
+    let token: string | undefined;
+    try {
+      token = secrets.tokenFor(agent);
+    } catch (err) {
+      problems.push(`Agent "${agent.label}": its token file cannot be read (${(err as Error).message}).`);
+      continue;
+    }
+    if (!token) {
+      problems.push(`Agent "${agent.label}" has no token; add one in settings.`);
+      continue;
+    }
+    endpoints.push({ agentId: agent.agentId, label: agent.label, url: agent.url, token });
+  }
+  return { endpoints, problems };
+}

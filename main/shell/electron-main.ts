@@ -1,0 +1,140 @@
+// The Electron shell, kept thin: one hardened window, the renderer served from a private app:// scheme with a
+// strict CSP, IPC calls checked for their sender and handed to the plain-Node core (main/cockpit.ts), settings
+// in electron-store, tokens in safeStorage, the lab agent in a utilityProcess.
+import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, utilityProcess, type IpcMainInvokeEvent } from 'electron';
+import Store from 'electron-store';
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { IPC } from '../../protocol/cockpit-api.ts';
+import { CONTENT_SECURITY_POLICY, resolveStatic } from '../browser-shell/server.ts';
+import { startCockpit, type Cockpit } from '../cockpit.ts';
+import { CockpitCallError } from '../cockpit-service.ts';
+import type { AgentSpawner } from '../lab.ts';
+import { readSettings, SETTINGS_SCHEMA, tokenFileSource, type SecretSource } from '../settings.ts';
+
+const APP_ORIGIN = 'app://cordon';
+const RENDERER_DIR = join(__dirname, '..', 'renderer');
+const AGENT_BUNDLE = join(__dirname, '..', 'agent', 'agent.cjs');
+const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true } }]);
+
+if (!app.requestSingleInstanceLock()) app.quit();
+
+let win: BrowserWindow | undefined;
+let cockpit: Cockpit | undefined;
+
+/** Tokens kept by safeStorage (OS keychain); refuses to pretend where the only backend is plain text. */
+function safeStorageSecrets(store: Store<Record<string, unknown>>): SecretSource {
+  return {
+    tokenFor(agent) {
+      const sealed = (store.get('secrets') as Record<string, string> | undefined)?.[agent.agentId];
+      if (sealed) {
+        if (!safeStorage.isEncryptionAvailable()) throw new Error('the OS keychain is not available to decrypt it');
+        return safeStorage.decryptString(Buffer.from(sealed, 'base64'));
+      }
+      return tokenFileSource.tokenFor(agent);
+    },
+  };
+}
+
+/** The lab agent runs in a utilityProcess: a real child process that works with the run-as-node fuse off. */
+const utilityAgentSpawner: AgentSpawner = (args) => {
+  const child = utilityProcess.fork(AGENT_BUNDLE, args, { stdio: ['ignore', 'pipe', 'inherit'], serviceName: 'Cordon lab agent' });
+  return { stdout: child.stdout, kill: () => void child.kill(), onExit: (listener) => child.on('exit', (code) => listener(code)) };
+};
+
+function checkSender(event: IpcMainInvokeEvent): void {
+  const url = event.senderFrame?.url ?? '';
+  if (!win || event.sender !== win.webContents || !url.startsWith(APP_ORIGIN + '/')) {
+    throw new CockpitCallError('forbidden', 'This call did not come from the cockpit window.');
+  }
+}
+
+function harden(): void {
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
+    // No remote content, ever: the renderer may load only its own files and devtools internals.
+    const allowed = details.url.startsWith(APP_ORIGIN + '/') || details.url.startsWith('devtools://');
+    callback({ cancel: !allowed });
+  });
+  app.on('web-contents-created', (_e, contents) => {
+    contents.on('will-navigate', (e, url) => { if (!url.startsWith(APP_ORIGIN + '/')) e.preventDefault(); });
+    contents.on('will-redirect', (e) => e.preventDefault());
+    contents.on('will-attach-webview', (e) => e.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+  protocol.handle('app', async (request) => {
+    const url = new URL(request.url);
+    const file = url.host === 'cordon' ? resolveStatic(RENDERER_DIR, url.pathname) : undefined;
+    if (!file) return new Response('Not found', { status: 404 });
+    try {
+      const body = await readFile(file);
+      return new Response(body, {
+        headers: { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'X-Content-Type-Options': 'nosniff' },
+      });
+    } catch {
+      return new Response('Not found', { status: 404 });
+    }
+  });
+}
+
+async function createWindow(): Promise<void> {
+  win = new BrowserWindow({
+    width: 1600,
+    height: 1000,
+    backgroundColor: '#0b0f14',
+    title: 'Cordon',
+    show: false,
+    webPreferences: {
+      preload: join(__dirname, 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win?.show());
+  win.on('closed', () => { win = undefined; });
+  await win.loadURL(`${APP_ORIGIN}/index.html`);
+}
+
+async function start(): Promise<void> {
+  harden();
+  const store = new Store<Record<string, unknown>>({ name: 'settings', schema: SETTINGS_SCHEMA as never });
+  if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') {
+    console.error('cordon: WARNING: no OS keychain is available; agent tokens will not be stored by the cockpit. Use token files (mode 0600) instead.');
+  }
+  cockpit = await startCockpit({
+    settings: readSettings(store),
+    secrets: safeStorageSecrets(store),
+    spawnAgent: utilityAgentSpawner,
+    dataDir: app.getPath('userData'),
+  });
+  const service = cockpit.service;
+  ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown) => {
+    checkSender(event);
+    try {
+      return { ok: true, result: await service.call(method, params) };
+    } catch (err) {
+      return { ok: false, error: err instanceof CockpitCallError ? err.toMessage() : { type: 'error', code: 'internal', message: 'The cockpit failed to answer this call.' } };
+    }
+  });
+  service.onPush((push) => win?.webContents.send(IPC.push, push));
+  await createWindow();
+}
+
+app.whenReady().then(start).catch((err: unknown) => {
+  console.error(`cordon: ${(err as Error).message}`);
+  app.exit(1);
+});
+app.on('window-all-closed', () => app.quit());
+app.on('before-quit', () => cockpit?.close());
