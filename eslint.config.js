@@ -67,5 +67,10 @@ export default tseslint.config(
   {
     files: ELECTRON_SHELL_FILES,
     languageOptions: { globals: { ...globals.node } },
+    rules: { 'no-restricted-imports': ['error', { paths: noUiLibs }] },
+  },
+  {
+    files: ['main/shell/**/*.ts'],
+    rules: { 'no-restricted-globals': ['error', ...noDom] },
   },
 );
