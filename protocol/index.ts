@@ -42,16 +42,17 @@ export const checkCockpitSnapshot = checker<CockpitSnapshot>(validateCockpitSnap
 function decoder<T>(validate: ValidateFunction, what: string): (text: string, maxBytes?: number) => Decoded<T> {
   const check = checker<T>(validate, what);
   return (text, maxBytes = MAX_TEXT_FRAME_BYTES) => {
-    if (typeof text !== 'string') return fail('bad_message', `A ${what} must be a JSON text frame.`);
+    if (typeof text !== 'string') return fail('bad_message', `${aOrAn(what)} must be a JSON text frame.`);
     // length is in UTF-16 units: at most 3 bytes of UTF-8 each, so this bound is safe and needs no encoding pass.
-    if (text.length * 3 > maxBytes && byteLength(text) > maxBytes) {
-      return fail('too_large', `A ${what} of ${byteLength(text)} bytes is over the limit of ${maxBytes} bytes.`);
+    if (text.length * 3 > maxBytes) {
+      const bytes = byteLength(text);
+      if (bytes > maxBytes) return fail('too_large', `${aOrAn(what)} of ${bytes} bytes is over the limit of ${maxBytes} bytes.`);
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return fail('bad_json', `A ${what} is not valid JSON (${(err as Error).message.slice(0, 200)}).`);
+      return fail('bad_json', `${aOrAn(what)} is not valid JSON (${(err as Error).message.slice(0, 200)}).`);
     }
     return check(value);
   };
@@ -61,7 +62,7 @@ function checker<T>(validate: ValidateFunction, what: string): (value: unknown) 
   return (value) => {
     if (validate(value)) return { ok: true, value: value as T };
     const ref = refOf(value);
-    return fail(codeFor(validate.errors), `A ${what} does not follow cordon.v1: ${describe(validate.errors)}.`, ref);
+    return fail(codeFor(validate.errors), `${aOrAn(what)} does not follow cordon.v1: ${describe(validate.errors)}.`, ref);
   };
 }
 
@@ -73,7 +74,8 @@ function fail(code: string, message: string, ref?: string): { ok: false; error: 
 
 function codeFor(errors: ErrorObject[] | null | undefined): string {
   const first = errors?.[0];
-  if (first?.keyword === 'discriminator') return 'unknown_type';
+  // Only the message's own type is 'unknown'; an unknown type inside a known message is a bad message.
+  if (first?.keyword === 'discriminator' && first.instancePath === '') return 'unknown_type';
   return 'bad_message';
 }
 
@@ -83,16 +85,18 @@ export function describe(errors: ErrorObject[] | null | undefined): string {
   if (!e) return 'it was rejected';
   const where = e.instancePath ? `'${e.instancePath}'` : 'the message';
   switch (e.keyword) {
-    case 'discriminator':
-      return e.params.error === 'mapping'
-        ? `its "type" is not one this peer knows`
-        : `its "type" must be a string`;
+    case 'discriminator': {
+      const tag = e.instancePath ? `'${e.instancePath}/type'` : 'its "type"';
+      return e.params.error === 'mapping' ? `${tag} is not one this peer knows` : `${tag} must be a string`;
+    }
     case 'required':
       return `${where} lacks the required field "${String(e.params.missingProperty)}"`;
     case 'additionalProperties':
       return `${where} has a field cordon.v1 does not define ("${String(e.params.additionalProperty).slice(0, 64)}")`;
     case 'enum':
       return `${where} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    case 'const':
+      return `${where} must be ${JSON.stringify(e.params.allowedValue)}`;
     default:
       return `${where} ${e.message ?? 'is invalid'}`;
   }
@@ -101,9 +105,15 @@ export function describe(errors: ErrorObject[] | null | undefined): string {
 function refOf(value: unknown): string | undefined {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const id = (value as Record<string, unknown>).id;
-    if (typeof id === 'string' && id.length > 0 && id.length <= 128) return id;
+    // Echo only an id that is itself a valid MessageId: printable ASCII, so no control or bidi characters.
+    if (typeof id === 'string' && /^[\x21-\x7e]{1,128}$/.test(id)) return id;
   }
   return undefined;
+}
+
+/** 'An agent message', 'A cockpit push': the sentence a responder reads should not stumble. */
+function aOrAn(what: string): string {
+  return (/^[aeiou]/i.test(what) ? 'An ' : 'A ') + what;
 }
 
 function byteLength(text: string): number {

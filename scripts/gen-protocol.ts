@@ -108,5 +108,4 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(GENERATED.validators, g.validators);
   writeFileSync(GENERATED.validatorTypes, g.validatorTypes);
   console.log(`protocol: generated ${Object.keys(GENERATED).length} files from ${schemaFiles().length} schemas`);
-  void readFileSync;
 }

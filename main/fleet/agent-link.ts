@@ -194,6 +194,10 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
         return;
       }
       case 'gap':
+        if (msg.from > msg.to) {
+          this.sendError('bad_message', `A gap from ${msg.from} to ${msg.to} runs backwards.`);
+          return;
+        }
         if (msg.to > this.status.lastSeq) {
           this.addGap({ from: Math.max(msg.from, this.status.lastSeq + 1), to: msg.to, reason: msg.reason });
           this.status.lastSeq = msg.to;

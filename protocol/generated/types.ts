@@ -301,7 +301,7 @@ export interface VmRemovedMessage {
 export interface ErrorMessage {
   type: 'error';
   /**
-   * Machine-readable: bad_json, bad_message, unknown_type, too_large, rate_limited, internal, ...
+   * Machine-readable: bad_json, bad_message, unknown_type, too_large, rate_limited, unsupported, internal, ...
    */
   code: string;
   /**

@@ -21,7 +21,7 @@ async function scriptedPeer(script: (ws: WebSocket, fromCockpit: ClientMessage[]
     script(ws, received);
   });
   const addr = wss.address();
-  const port = typeof addr === 'object' ? addr.port : 0;
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
   return { url: `ws://127.0.0.1:${port}`, received, close: () => { for (const c of wss.clients) c.terminate(); wss.close(); } };
 }
 
