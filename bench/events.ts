@@ -1,0 +1,128 @@
+// `npm run bench:events`: sim agents (separate processes) → the fleet hub → the browser shell → the real renderer
+// in headless Debian Chromium. Prints sustained events/s with loss accounting, end-to-end latency (agent emit →
+// renderer store), the renderer's longest main-thread task, and its heap after the run.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CockpitService } from '../main/cockpit-service.ts';
+import { FleetHub } from '../main/fleet/hub.ts';
+import { startBrowserShell } from '../main/browser-shell/server.ts';
+import { startAgentProcess, tempDir, writeToken, type RunningProcess } from '../test/helpers/processes.ts';
+import { buildRenderer, launchChromium, percentile, ROOT } from './lib.ts';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '5000' },
+    events: { type: 'string', default: '1000000' },
+    'max-seconds': { type: 'string', default: '120' },
+    window: { type: 'string', default: '20000' },
+  },
+});
+const AGENTS = Number(values.agents);
+const RATE = Number(values.rate);
+const TARGET = Number(values.events);
+const MAX_SECONDS = Number(values['max-seconds']);
+
+const log = (s: string) => console.error(`bench:events: ${s}`);
+
+buildRenderer();
+const dir = tempDir('bench-events');
+const agents: (RunningProcess & { url: string; id: string })[] = [];
+const hub = new FleetHub({ windowSize: Number(values.window), link: { backfill: 0 } });
+let exitCode = 0;
+try {
+  log(`starting ${AGENTS} sim agents at ${RATE} events/s each (${AGENTS * RATE}/s in all)`);
+  const tokenFile = writeToken(dir.path, 'bench-token');
+  for (let i = 0; i < AGENTS; i++) {
+    const id = `bench-${String(i).padStart(2, '0')}`;
+    const a = await startAgentProcess({ tokenFile, dataDir: join(dir.path, id), agentId: id, rate: RATE, vms: 20, seed: i + 1 });
+    agents.push({ ...a, id });
+  }
+  for (const a of agents) hub.addAgent({ agentId: a.id, label: a.id, url: a.url, token: 'bench-token' });
+  const shell = await startBrowserShell({ service: new CockpitService(hub), rendererDir: join(ROOT, 'dist', 'renderer') });
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(shell.loginUrl);
+  await page.waitForFunction((n) => Object.keys(window.__cordonProbe?.lastSeq ?? {}).length >= n, AGENTS, { timeout: 60_000 });
+
+  type Poll = { received: number; latencyCount: number; samples: number[]; longMax: number; longCount: number };
+  const poll = (sinceCount: number) => page.evaluate((since): Poll => {
+    const p = window.__cordonProbe!;
+    const ring = p.latency.samples;
+    const n = Math.min(p.latency.count - since, ring.length);
+    const samples: number[] = [];
+    for (let i = p.latency.count - n; i < p.latency.count; i++) samples.push(ring[i % ring.length]!);
+    return { received: p.received, latencyCount: p.latency.count, samples, longMax: p.longTasks.maxMs, longCount: p.longTasks.count };
+  }, sinceCount);
+
+  // Warm-up: let the JIT and the first layouts settle before measuring.
+  await new Promise((r) => setTimeout(r, 3000));
+  let last = await poll(Number.MAX_SAFE_INTEGER);
+  const start = { t: performance.now(), received: last.received, longMax: last.longMax };
+  const latencies: number[] = [];
+  const perSecond: number[] = [];
+  log(`measuring until the renderer has applied ${TARGET.toLocaleString('en')} events (at most ${MAX_SECONDS} s)`);
+  while (last.received - start.received < TARGET && performance.now() - start.t < MAX_SECONDS * 1000) {
+    const t = performance.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await poll(last.latencyCount);
+    perSecond.push(((now.received - last.received) * 1000) / (performance.now() - t));
+    for (const s of now.samples) latencies.push(s);
+    last = now;
+  }
+  const seconds = (performance.now() - start.t) / 1000;
+  const applied = last.received - start.received;
+
+  // Stop the sources, let what is in flight land, then account for every seq.
+  for (const a of agents) await a.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1500));
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; totalSize: number };
+  const probe = await page.evaluate(() => ({ ...window.__cordonProbe!, latency: undefined }));
+  const hubStatus = hub.agentStatuses();
+  const hubGaps = hubStatus.reduce((n, s) => n + s.gaps.length, 0);
+  const hubDupes = hubStatus.reduce((n, s) => n + s.duplicatesDropped, 0);
+  const behind = hubStatus.filter((s) => probe.lastSeq[s.agentId] !== s.lastSeq).map((s) => `${s.agentId}: hub ${s.lastSeq}, renderer ${probe.lastSeq[s.agentId]}`);
+  const lost = probe.missing + probe.skipped + probe.invalid + hubGaps + behind.length;
+
+  latencies.sort((a, b) => a - b);
+  const sortedRates = [...perSecond].sort((a, b) => a - b);
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  const results = {
+    agents: AGENTS,
+    offeredRate: AGENTS * RATE,
+    eventsApplied: applied,
+    seconds: Number(seconds.toFixed(1)),
+    sustainedPerSecond: Math.round(applied / seconds),
+    slowestSecond: Math.round(sortedRates[0] ?? 0),
+    latencyMs: { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN },
+    longestTaskMs: last.longMax,
+    longTasksOver50ms: last.longCount,
+    rendererHeapAfterRun: mb(heap.usedSize),
+    rendererEventsTotal: probe.received,
+    windowLength: probe.windowLength,
+    loss: { lost, rendererMissing: probe.missing, skippedByShell: probe.skipped, invalid: probe.invalid, hubGaps, hubDuplicatesDropped: hubDupes, rendererBehindHub: behind },
+  };
+  console.log(`
+Cordon bench:events — ${AGENTS} sim agents → hub → browser shell → renderer (headless Chromium)
+  offered                     ${results.offeredRate.toLocaleString('en')} events/s
+  sustained (applied/elapsed) ${results.sustainedPerSecond.toLocaleString('en')} events/s over ${results.seconds} s (${applied.toLocaleString('en')} events; slowest second ${results.slowestSecond.toLocaleString('en')}/s)
+  events lost                 ${lost}  (renderer missing ${probe.missing}, skipped ${probe.skipped}, invalid ${probe.invalid}, hub gaps ${hubGaps}, renderer behind hub ${behind.length})
+  latency emit → store        p50 ${results.latencyMs.p50} ms, p99 ${results.latencyMs.p99} ms, max ${results.latencyMs.max} ms (${latencies.length.toLocaleString('en')} samples)
+  longest renderer task       ${last.longMax.toFixed(0)} ms (${last.longCount} tasks over 50 ms)
+  renderer heap after run     ${results.rendererHeapAfterRun} after ${probe.received.toLocaleString('en')} events (window ${probe.windowLength.toLocaleString('en')})
+`);
+  console.log(JSON.stringify(results));
+  if (lost > 0) exitCode = 1;
+  await browser.close();
+  await shell.close();
+} catch (err) {
+  console.error(err);
+  exitCode = 1;
+} finally {
+  hub.close();
+  for (const a of agents) await a.kill('SIGKILL');
+  dir.remove();
+}
+process.exit(exitCode);
