@@ -30,7 +30,7 @@ const SECURITY_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
-  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), usb=(), serial=(), hid=(), bluetooth=()',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), usb=(), serial=(), hid=()',
   'Cache-Control': 'no-store',
 };
 
@@ -49,6 +49,8 @@ const TYPES: Record<string, string> = {
 const COOKIE = 'cordon_session';
 /** Above this many bytes queued to a browser, the shell holds events back instead of buffering without bound. */
 const HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Events per push: small enough that the renderer parses one in well under a frame's budget. */
+const MAX_EVENTS_PER_PUSH = 5_000;
 
 export interface BrowserShellOptions {
   service: CockpitService;
@@ -161,7 +163,7 @@ function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
       flushTimer = setTimeout(flush, 8);
       return;
     }
-    const push: CockpitPush = { type: 'events', events: queued.splice(0, 50_000) };
+    const push: CockpitPush = { type: 'events', events: queued.splice(0, MAX_EVENTS_PER_PUSH) };
     if (skipped > 0) push.skipped = skipped;
     skipped = 0;
     sendMsg({ type: 'push', push });
@@ -173,7 +175,9 @@ function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
       flush();
       return sendMsg({ type: 'push', push });
     }
-    if (queued.length === 0 && ws.bufferedAmount <= HIGH_WATER_BYTES) return sendMsg({ type: 'push', push });
+    if (queued.length === 0 && ws.bufferedAmount <= HIGH_WATER_BYTES && push.events.length <= MAX_EVENTS_PER_PUSH) {
+      return sendMsg({ type: 'push', push });
+    }
     for (const e of push.events) queued.push(e);
     if (queued.length > maxQueued) {
       skipped += queued.length - maxQueued;

@@ -20,7 +20,7 @@ export interface FleetHubOptions {
 export const DEFAULT_HUB_OPTIONS: FleetHubOptions = {
   windowSize: 20_000,
   batchMs: 16,
-  maxBatch: 50_000,
+  maxBatch: 5_000,
   statusMs: 250,
   link: { backfill: 5_000 },
 };

@@ -374,6 +374,9 @@ export interface EventsPush {
    */
   skipped?: number;
 }
+/**
+ * The health of every configured agent: replaces the list the view held.
+ */
 export interface AgentsPush {
   type: 'agents';
   /**

@@ -1,0 +1,78 @@
+// The feed's keyboard: which key does what, as a pure function of the key and where the focus is, so it is
+// tested without a browser. Browser and OS shortcuts (with Ctrl, Alt or Meta) are never taken.
+
+export type FeedCommand =
+  | 'up'
+  | 'down'
+  | 'page-up'
+  | 'page-down'
+  | 'newest'
+  | 'oldest'
+  | 'open-detail'
+  | 'focus-search'
+  | 'toggle-follow'
+  | 'clear-selection'
+  | 'clear-search'
+  | 'leave-search'
+  | 'back-to-list';
+
+/** Where the key was pressed: the search box, a form field (select, other input), a button, the detail pane,
+ *  or anywhere else (the feed itself, the page). */
+export type KeyTarget = 'search' | 'control' | 'button' | 'detail' | 'other';
+
+export interface KeyPress {
+  key: string;
+  ctrlKey?: boolean;
+  altKey?: boolean;
+  metaKey?: boolean;
+}
+
+export function commandForKey(press: KeyPress, target: KeyTarget): FeedCommand | null {
+  if (press.ctrlKey || press.altKey || press.metaKey) return null;
+  const { key } = press;
+  switch (target) {
+    case 'search':
+      if (key === 'Escape') return 'clear-search';
+      if (key === 'Enter' || key === 'ArrowDown') return 'leave-search';
+      return null;
+    case 'control':
+      // A select or input keeps its own keys (arrows change a select).
+      return key === 'Escape' ? 'back-to-list' : null;
+    case 'button':
+      // A button keeps Enter and Space (they press it); the feed's other keys still work from it.
+      if (key === 'Enter' || key === ' ' || key === 'Spacebar') return null;
+      return commandForKey(press, 'other');
+    case 'detail':
+      if (key === 'Escape') return 'back-to-list';
+      if (key === '/') return 'focus-search';
+      return null;
+    case 'other':
+      switch (key) {
+        case 'ArrowUp':
+        case 'k':
+          return 'up';
+        case 'ArrowDown':
+        case 'j':
+          return 'down';
+        case 'PageUp':
+          return 'page-up';
+        case 'PageDown':
+          return 'page-down';
+        case 'Home':
+          return 'newest';
+        case 'End':
+          return 'oldest';
+        case 'Enter':
+          return 'open-detail';
+        case '/':
+          return 'focus-search';
+        case ' ':
+        case 'Spacebar':
+          return 'toggle-follow';
+        case 'Escape':
+          return 'clear-selection';
+        default:
+          return null;
+      }
+  }
+}

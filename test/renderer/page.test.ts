@@ -1,0 +1,233 @@
+// The renderer alone in Debian's Chromium, against a scripted browser shell (no hub, no agent): what it draws
+// from a snapshot and pushes, hostile strings, the keyboard, filters, pause, malformed frames, a dropped link,
+// a refused session, and the strict CSP with no request leaving the origin. Skipped where Chromium is absent.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_PATH, launchChromium, ROOT } from '../../bench/lib.ts';
+import type { FeedEvent } from '../../protocol/index.ts';
+import type { CordonProbe } from '../../renderer/src/store/probe.ts';
+import { agentStatus, feedEvent, snapshot, vm } from './fixtures.ts';
+import { startScriptedShell, type ScriptedShell } from './scripted-shell.ts';
+
+// The callbacks handed to page.evaluate and waitForFunction run in Chromium, but this file is type-checked as Node
+// code (tsconfig.node.json has no DOM library): the little of the page they touch is declared here.
+interface PageElement { getAttribute(name: string): string | null; textContent: string | null }
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+  readonly activeElement: PageElement | null;
+  addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
+};
+declare const window: { __cordonProbe?: CordonProbe; __csp: string[] };
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const present = existsSync(CHROMIUM_PATH);
+
+function hostileEvents(): FeedEvent[] {
+  return [
+    feedEvent(1, { severity: 'info', verdict: 'benign', title: 'cron started logrotate' }),
+    feedEvent(2, { severity: 'critical', verdict: 'malicious', vmId: 'vm-db-1', title: '<script>alert(2)</script> escape attempt',
+      process: { pid: 31337, ppid: 1, name: HOSTILE, commandLine: 'sh -c "printf \x1b[2J"\nrm -rf /', user: 'www-data', executable: '/tmp/.x/sh' },
+      connection: { protocol: 'tcp', direction: 'outbound', remoteAddress: '203.0.113.66', remotePort: 4444 },
+      file: { path: '/home/alice/invoice\u202Efdp.exe' },
+      mitre: { techniqueId: 'T1611', technique: 'Escape to Host', tactic: 'Privilege Escalation' } }),
+    feedEvent(3, { severity: 'high', verdict: 'suspicious', title: 'nc listening on 4444',
+      process: { pid: 812, name: 'nc', commandLine: 'nc -lvp 4444' },
+      connection: { protocol: 'tcp', direction: 'listen', localAddress: '0.0.0.0', localPort: 4444 } }),
+    feedEvent(1, { severity: 'medium', verdict: 'suspicious', vmId: 'vm-x', title: 'lateral SSH from web-1' }, 'hv-02'),
+  ];
+}
+
+describe('the renderer in Chromium against a scripted shell', { skip: present ? false : `no Chromium at ${CHROMIUM_PATH}` }, () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'cordon-renderer-'));
+  let shell: ScriptedShell;
+  let browser: Browser;
+  let page: Page;
+  const requests: string[] = [];
+  const dialogs: string[] = [];
+  const errors: string[] = [];
+
+  const rowSeqs = () => page.$$eval('[data-testid="feed-row"]', (rows) => rows.map((r) => `${r.getAttribute('data-agent')}:${r.getAttribute('data-seq')}`));
+  const waitRows = (pred: () => boolean) => page.waitForFunction(pred, undefined, { timeout: 10_000 });
+
+  before(async () => {
+    const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts',
+      '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+    assert.equal(built.status, 0, 'the renderer builds');
+    shell = await startScriptedShell(outDir, snapshot({
+      agents: [agentStatus('hv-01', { label: 'Rack 4 host' }), agentStatus('hv-02', { link: 'disconnected', gaps: [{ from: 10, to: 19, reason: 'buffer wrapped' }] })],
+      inventories: [{ agentId: 'hv-01', vms: [vm('vm-web-1'), vm('vm-db-1', { name: `db ${HOSTILE}`, state: 'isolated' })] }, { agentId: 'hv-02', vms: [vm('vm-x')] }],
+      events: hostileEvents(),
+      windowSize: 1000,
+    }));
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.addInitScript(() => {
+      window.__csp = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    await page.goto(shell.url);
+    await page.waitForSelector('[data-testid="feed-row"]');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await shell?.close();
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('draws the snapshot: newest first, the fleet with its gaps, the status bar', async () => {
+    assert.deepEqual(await rowSeqs(), ['hv-02:1', 'hv-01:3', 'hv-01:2', 'hv-01:1']);
+    const sidebar = await page.textContent('[data-testid="fleet-sidebar"]');
+    assert.match(sidebar ?? '', /Rack 4 host/);
+    assert.match(await page.textContent('[data-testid="gap-warning"]') ?? '', /10 events lost in 1 gap/);
+    assert.equal(await page.locator('[data-testid="fleet-vm"]').count(), 3);
+    const status = await page.textContent('[data-testid="status-bar"]') ?? '';
+    assert.match(status, /Agents 1\/2 connected/);
+    assert.match(status, /gaps on 1 agent/);
+    assert.equal(await page.getAttribute('[data-testid="status-link"]', 'data-phase'), 'connected');
+    assert.equal(await page.getAttribute('[data-testid="follow-toggle"]', 'aria-pressed'), 'true');
+  });
+
+  it('shows hostile strings as text, with control and bidi characters made visible', async () => {
+    const row = page.locator('[data-testid="feed-row"][data-seq="2"][data-agent="hv-01"]');
+    assert.ok((await row.textContent())?.includes(HOSTILE), 'the process name, literally');
+    assert.ok((await row.textContent())?.includes('<script>alert(2)</script>'), 'the title, literally');
+    assert.ok((await page.textContent('[data-testid="fleet-sidebar"]'))?.includes(`db ${HOSTILE}`), 'the VM name, literally');
+    await row.click();
+    await page.waitForSelector('[data-testid="detail-title"]:has-text("escape attempt")', { timeout: 5000 });
+    const detail = await page.textContent('[data-testid="event-detail"]') ?? '';
+    assert.ok(detail.includes(HOSTILE));
+    assert.ok(detail.includes('printf ␛[2J"␊rm -rf /'), `ESC and the newline are shown: ${detail}`);
+    assert.ok(detail.includes('invoice⟨U+202E⟩fdp.exe'), 'the right-to-left override is shown, so the name reads as it is');
+    assert.match(detail, /hidden characters shown/);
+    assert.match(detail, /T1611 Escape to Host/);
+    assert.equal(await page.locator('img').count(), 0, 'no element was made from a string');
+    assert.equal(await page.locator('script:not([src])').count(), 0);
+    assert.deepEqual(dialogs, []);
+  });
+
+  it('moves with the keyboard: j/k and arrows, Home/End, Enter opens the detail, Esc clears, / searches', async () => {
+    // A key acts on the model at once and is drawn on the next animation frame: wait for the drawing.
+    const expectSelected = (key: string) => page.waitForFunction((k) => {
+      const row = document.querySelector('.feed-row.selected');
+      return row !== null && `${row.getAttribute('data-agent')}:${row.getAttribute('data-seq')}` === k;
+    }, key, { timeout: 5000 });
+    const active = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+    await page.focus('[data-testid="feed-list"]');
+    await page.keyboard.press('Home');
+    await expectSelected('hv-02:1');
+    await page.keyboard.press('j');
+    await expectSelected('hv-01:3');
+    await page.keyboard.press('ArrowDown');
+    await expectSelected('hv-01:2');
+    await page.keyboard.press('k');
+    await expectSelected('hv-01:3');
+    await page.keyboard.press('End');
+    await expectSelected('hv-01:1');
+    assert.equal(await page.getAttribute('[data-testid="feed-list"]', 'aria-activedescendant'), 'feed-row-3');
+    assert.equal(await page.getAttribute('[data-testid="follow-toggle"]', 'aria-pressed'), 'false', 'moving the selection paused the list');
+    await page.keyboard.press('Enter');
+    assert.equal(await active(), 'event-detail');
+    await page.keyboard.press('Escape');
+    assert.equal(await active(), 'feed-list');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => document.querySelector('.feed-row.selected') === null, undefined, { timeout: 5000 });
+    assert.match(await page.textContent('[data-testid="event-detail"]') ?? '', /Select an event/);
+    await page.keyboard.press('/');
+    assert.equal(await active(), 'filter-text');
+    await page.keyboard.press('Escape');
+    assert.equal(await active(), 'feed-list');
+    await page.keyboard.press('Space');
+    await page.waitForSelector('[data-testid="follow-toggle"][aria-pressed="true"]', { timeout: 5000 });
+  });
+
+  it('filters by severity, verdict, agent, text and VM, and clears', async () => {
+    await page.selectOption('[data-testid="filter-severity"]', 'high');
+    await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 2);
+    assert.deepEqual(await page.$$eval('[data-testid="feed-row"]', (rs) => rs.map((r) => r.getAttribute('data-severity'))), ['high', 'critical']);
+    await page.selectOption('[data-testid="filter-verdict"]', 'malicious');
+    await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 1);
+    await page.click('[data-testid="filter-clear"]');
+    await page.selectOption('[data-testid="filter-agent"]', 'hv-02');
+    await waitRows(() => [...document.querySelectorAll('[data-testid="feed-row"]')].every((r) => r.getAttribute('data-agent') === 'hv-02'));
+    await page.click('[data-testid="filter-clear"]');
+    await page.fill('[data-testid="filter-text"]', '203.0.113.66');
+    await page.press('[data-testid="filter-text"]', 'Enter');
+    await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 1);
+    assert.deepEqual(await rowSeqs(), ['hv-01:2']);
+    await page.fill('[data-testid="filter-text"]', '');
+    await page.press('[data-testid="filter-text"]', 'Enter');
+    await page.click('[data-testid="fleet-vm"][data-vm="vm-db-1"]');
+    await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 1);
+    assert.equal(await page.getAttribute('[data-testid="fleet-vm"][data-vm="vm-db-1"]', 'aria-pressed'), 'true');
+    assert.equal(await page.inputValue('[data-testid="filter-vm"]'), 'hv-01/vm-db-1');
+    await page.click('[data-testid="fleet-vm"][data-vm="vm-db-1"]');
+    await page.click('[data-testid="filter-clear"]');
+    await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 4);
+  });
+
+  it('paused, the list stays still and counts arrivals; following again shows them', async () => {
+    await page.click('[data-testid="follow-toggle"]');
+    await page.waitForSelector('[data-testid="follow-toggle"][aria-pressed="false"]', { timeout: 5000 });
+    const before = await rowSeqs();
+    shell.push({ type: 'events', events: [feedEvent(4, { title: 'arrived while paused' }), feedEvent(5, { title: 'this one too' })] });
+    await page.waitForSelector('[data-testid="paused-count"]:has-text("+2 new")');
+    assert.deepEqual(await rowSeqs(), before);
+    await page.click('[data-testid="follow-toggle"]');
+    await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 6);
+    assert.deepEqual((await rowSeqs()).slice(0, 2), ['hv-01:5', 'hv-01:4']);
+  });
+
+  it('drops a malformed frame, says so, and goes on', async () => {
+    shell.sendRaw('{"type":"push","push":{"type":"events","events":[{"seq":"x"}]}}');
+    shell.sendRaw('not json');
+    shell.push({ type: 'events', events: [feedEvent(6)] });
+    await page.waitForSelector('[data-testid="status-invalid"]:has-text("2 malformed")');
+    await waitRows(() => document.querySelector('[data-testid="feed-row"]')?.getAttribute('data-seq') === '6');
+  });
+
+  it('when the shell drops the link it says so, reconnects, re-fetches the snapshot and shows each event once', async () => {
+    const calls = shell.calls.length;
+    shell.snapshot = { ...shell.snapshot, events: [...hostileEvents(), ...[4, 5, 6, 7].map((s) => feedEvent(s))] };
+    shell.dropAll();
+    await page.waitForSelector('[data-testid="link-banner"]');
+    await page.waitForSelector('[data-testid="status-link"][data-phase="connected"]', { timeout: 15_000 });
+    await waitRows(() => document.querySelector('[data-testid="feed-row"]')?.getAttribute('data-seq') === '7');
+    assert.equal(shell.calls.length, calls + 1, 'one more snapshot');
+    const seqs = await rowSeqs();
+    assert.equal(new Set(seqs).size, seqs.length, `no row twice: ${seqs.join(' ')}`);
+    assert.equal(await page.locator('[data-testid="link-banner"]').count(), 0);
+    const probe = await page.evaluate(() => ({ ...window.__cordonProbe!, latency: window.__cordonProbe!.latency.count }));
+    assert.equal(probe.duplicates, 0);
+    assert.equal(probe.snapshots, 2);
+    assert.equal(probe.received, 8, '4 in the first snapshot, 3 pushed, 1 new in the second snapshot');
+    assert.ok(probe.overlap >= 3, 'the second snapshot overlapped what was already shown');
+    assert.deepEqual(probe.lastSeq, { 'hv-01': 7, 'hv-02': 1 });
+  });
+
+  it('a shell that no longer knows the page is said so, and not hammered', async () => {
+    shell.refuse = true;
+    shell.dropAll();
+    await page.waitForSelector('[data-testid="status-link"][data-phase="unauthorized"]', { timeout: 15_000 });
+    assert.match(await page.textContent('[data-testid="link-banner"]') ?? '', /npm run serve/);
+    shell.refuse = false;
+  });
+
+  it('breaks no CSP rule and makes no request outside its origin', async () => {
+    const origin = new URL(shell.url).origin;
+    assert.ok(requests.length >= 3);
+    assert.deepEqual(requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:')), []);
+    assert.deepEqual(await page.evaluate(() => window.__csp), []);
+    assert.deepEqual(errors.filter((e) => /Content Security Policy|Refused to/i.test(e)), []);
+  });
+});
