@@ -1,0 +1,143 @@
+// Puts an agent together: the event log, a driver, and the WebSocket server, wired so that every threat event is
+// numbered and written before any cockpit sees it. `startAgent` is the programmatic entry; agent/cli.ts wraps it.
+import { randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+// The version a hello reports; imported (not read at run time) so that the bundled agent carries it too.
+import pkg from '../package.json' with { type: 'json' };
+import { PROTOCOL, type HelloMessage, type ThreatEvent } from '../protocol/index.ts';
+import { DRIVERS, driverNames } from './drivers/index.ts';
+import type { Driver, DriverConfig } from './drivers/driver.ts';
+import { AgentError } from './errors.ts';
+import { EventLog } from './event-log.ts';
+import { AgentServer, isLoopback } from './server.ts';
+
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export interface AgentOptions {
+  /** Bearer token a cockpit must present. */
+  token: string;
+  /** A driver name from agent/drivers/index.ts (`sim` by default), or a driver built by the caller (embedding, tests). */
+  driver?: string | Driver;
+  host?: string;
+  /** 0: any free port. */
+  port?: number;
+  agentId?: string;
+  /** Event log folder; by default ./.cordon-data/agent-<id>. */
+  dataDir?: string;
+  vms?: number;
+  rate?: number;
+  seed?: number;
+  retain?: number;
+  /** Operator notes (stderr in the CLI). */
+  note?: (line: string) => void;
+}
+
+export interface RunningAgent {
+  url: string;
+  port: number;
+  agentId: string;
+  /** Where its event log lives. */
+  dataDir: string;
+  /** Stops the driver, closes every connection, flushes and releases the event log. */
+  close(): Promise<void>;
+}
+
+export const DEFAULTS = { driver: 'sim', host: '127.0.0.1', port: 0, vms: 8, rate: 5, retain: 1_000_000 } as const;
+
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const note = options.note ?? ((line: string) => process.stderr.write(`cordon-agent: ${line}\n`));
+  if (!options.token) throw new AgentError('token_missing', 'No bearer token given: an agent never serves without one.');
+  const agentId = options.agentId ?? defaultAgentId();
+  if (!AGENT_ID_PATTERN.test(agentId)) {
+    throw new AgentError('bad_agent_id', `The agent id "${agentId.slice(0, 140)}" is not valid: use 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.`);
+  }
+  const host = options.host ?? DEFAULTS.host;
+  if (!isLoopback(host)) {
+    throw new AgentError('tls_required', `Refusing to serve plain ws:// on ${host}: tokens and events would cross the network unencrypted. Listen on 127.0.0.1 or ::1 for now; TLS (wss://) for other addresses comes in a later version.`);
+  }
+  const retain = options.retain ?? DEFAULTS.retain;
+  const dataDir = options.dataDir ?? join('.cordon-data', `agent-${agentId}`);
+
+  const seed = options.seed ?? randomInt(2 ** 31);
+  const driver = typeof options.driver === 'object'
+    ? options.driver
+    : buildDriver(options.driver ?? DEFAULTS.driver, { agentId, vms: options.vms ?? DEFAULTS.vms, rate: options.rate ?? DEFAULTS.rate, seed });
+  const log = EventLog.open({ dir: dataDir, retain, note });
+  const hostName = hostname().slice(0, 255) || 'localhost';
+  const version = String(pkg.version).slice(0, 64);
+  let server: AgentServer | undefined;
+  let writeFailures = 0;
+
+  const hello = (): HelloMessage => ({
+    type: 'hello',
+    protocol: PROTOCOL,
+    agent: { id: agentId, host: hostName, version },
+    hypervisor: { kind: driver.kind, version: driver.version },
+    capabilities: ['events', 'inventory'],
+    actions: [...driver.actions],
+    latestSeq: log.latestSeq,
+    oldestSeq: log.oldestSeq,
+    time: new Date().toISOString(),
+  });
+
+  const onThreats = (events: ThreatEvent[]) => {
+    try {
+      log.append(events);
+    } catch (err) {
+      // Events that cannot be numbered durably are never sent: a seq must not be promised that a restart could reuse.
+      if (writeFailures++ % 1000 === 0) note(`${err instanceof Error ? err.message : String(err)} (${writeFailures} batch(es) lost so far)`);
+      return;
+    }
+    server?.eventsAppended();
+  };
+
+  try {
+    await driver.start({
+      threats: onThreats,
+      vmChanged: (vm) => server?.broadcast({ type: 'vm', vm }),
+      vmRemoved: (vmId) => server?.broadcast({ type: 'vm.removed', vmId }),
+      note,
+    });
+    server = await AgentServer.listen({
+      host,
+      port: options.port ?? DEFAULTS.port,
+      token: options.token,
+      session: { log, retain, hello, inventory: () => driver.listVms(), note },
+    });
+  } catch (err) {
+    await driver.stop();
+    log.close();
+    throw err;
+  }
+
+  if (options.seed === undefined && typeof options.driver !== 'object') note(`scenario seed ${seed} (pass --seed ${seed} to replay the same scenarios)`);
+  const running = server;
+  let closing: Promise<void> | undefined;
+  return {
+    url: running.url,
+    port: running.port,
+    agentId,
+    dataDir,
+    close: () => {
+      closing ??= (async () => {
+        await driver.stop();
+        await running.close();
+        log.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function buildDriver(name: string, config: DriverConfig): Driver {
+  const factory = DRIVERS[name];
+  if (!factory) throw new AgentError('unknown_driver', `There is no driver "${name}": choose one of ${driverNames().join(', ')}.`);
+  return factory(config);
+}
+
+/** The host name made into a valid agent id (AgentId in protocol/schema/defs.schema.json). */
+export function defaultAgentId(): string {
+  const id = hostname().toLowerCase().replace(/[^a-z0-9._:-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 128);
+  return id || 'agent';
+}

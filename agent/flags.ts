@@ -1,0 +1,123 @@
+// The agent's command-line flags: what each means, how each is checked, and the AgentOptions they make. Every
+// refusal is an AgentError naming the flag and what to write instead.
+import { readFileSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, defaultAgentId, type AgentOptions } from './agent.ts';
+import { driverNames } from './drivers/index.ts';
+import { AgentError, systemCode } from './errors.ts';
+
+export const USAGE = `Usage: npm run agent -- --token-file FILE [options]
+
+Serves cordon.v1 (WebSocket) to Cordon cockpits: threat events and the VM inventory of this host.
+
+  --driver NAME       hypervisor driver: ${driverNames().join(', ')} (default ${DEFAULTS.driver})
+  --listen HOST:PORT  address to listen on, port 0 for any free one (default ${DEFAULTS.host}:${DEFAULTS.port});
+                      plain ws:// is served on loopback only until TLS lands
+  --token-file FILE   file holding the bearer token cockpits must present (required)
+  --data-dir DIR      durable event log (default ./.cordon-data/agent-<id>)
+  --agent-id ID       this agent's id in the fleet (default: derived from the host name)
+  --vms N             sim: number of micro-VMs (default ${DEFAULTS.vms})
+  --rate N            sim: target events per second (default ${DEFAULTS.rate}; tens of thousands for load tests)
+  --seed N            sim: scenario seed, for a replayable run (default: random, printed on stderr)
+  --retain N          events kept for replay (default ${DEFAULTS.retain})
+  --help              this text
+
+When it listens, it prints one JSON line on stdout:
+  {"ready":true,"url":"ws://127.0.0.1:PORT","agentId":"...","pid":N}
+`;
+
+/** The ready line's shape; parents parse it, so its keys do not change. */
+export interface ReadyLine {
+  ready: true;
+  url: string;
+  agentId: string;
+  pid: number;
+}
+
+/** Turns argv into agent options, or an AgentError saying which flag is wrong and how to fix it. */
+export function parseCommandLine(argv: string[]): { help: true } | { help: false; options: AgentOptions } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        driver: { type: 'string' },
+        listen: { type: 'string' },
+        'token-file': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'agent-id': { type: 'string' },
+        vms: { type: 'string' },
+        rate: { type: 'string' },
+        seed: { type: 'string' },
+        retain: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new AgentError('bad_flag', `${(err as Error).message.split('\n')[0]} (see --help).`);
+  }
+  if (values.help) return { help: true };
+
+  const { host, port } = parseListen(values.listen ?? `${DEFAULTS.host}:${DEFAULTS.port}`);
+  const options: AgentOptions = {
+    token: readToken(values['token-file']),
+    driver: values.driver ?? DEFAULTS.driver,
+    host,
+    port,
+    agentId: values['agent-id'] ?? defaultAgentId(),
+  };
+  if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
+  if (values.vms !== undefined) options.vms = integer('--vms', values.vms, 1, 100_000);
+  if (values.rate !== undefined) options.rate = number('--rate', values.rate, 0, 1_000_000);
+  if (values.seed !== undefined) options.seed = integer('--seed', values.seed, 0, 2 ** 32 - 1);
+  if (values.retain !== undefined) options.retain = integer('--retain', values.retain, 1, Number.MAX_SAFE_INTEGER);
+  return { help: false, options };
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new AgentError('bad_flag', `--listen ${value} is not HOST:PORT: use e.g. 127.0.0.1:7300, [::1]:7300, or port 0 for any free one.`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function readToken(file: string | undefined): string {
+  if (file === undefined) {
+    throw new AgentError('token_missing', '--token-file is required: put the bearer token cockpits must present in a file readable only by the agent\'s user, and name it here.');
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AgentError('token_unreadable', `Cannot read the token file ${file} (${systemCode(err)}): check the path and its permissions.`, { cause: err });
+  }
+  const token = text.trim();
+  if (!token) throw new AgentError('token_empty', `The token file ${file} is empty: write the bearer token into it (one line).`);
+  if (/[\r\n]/.test(token)) throw new AgentError('token_invalid', `The token file ${file} holds more than one line: keep only the bearer token.`);
+  try {
+    if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) {
+      process.stderr.write(`cordon-agent: warning: the token file ${file} is readable by other users; chmod 600 it.\n`);
+    }
+  } catch {
+    // It was just read; a failing stat changes nothing.
+  }
+  return token;
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new AgentError('bad_flag', `${flag} ${value} is not a whole number from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+function number(flag: string, value: string, min: number, max: number): number {
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) throw new AgentError('bad_flag', `${flag} ${value} is not a number from ${min} to ${max}.`);
+  return n;
+}

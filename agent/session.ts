@@ -1,0 +1,190 @@
+// One cockpit connection, after authentication: hello and inventory, then the event subscription with its cursor,
+// replay from the log, flow control, and answers to malformed frames.
+//
+// The rule that keeps every event exactly once: a session holds only a cursor (the last seq sent), and always sends
+// cursor + 1 next, read from the event log (its in-memory tail when live, its files when behind). Nothing is queued
+// per connection, so a client that stops reading costs the agent at most one high-water mark of socket buffer; it
+// catches up from the log when it drains, and hears of a `gap` if retention deleted what it missed.
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import {
+  decodeClientMessage,
+  type AgentMessage,
+  type ErrorMessage,
+  type HelloMessage,
+  type SubscribeMessage,
+  type Vm,
+} from '../protocol/index.ts';
+import type { EventLog } from './event-log.ts';
+
+/** Above this many bytes waiting in the socket, events stop being pushed until it drains. */
+export const HIGH_WATER_MARK = 4 * 1024 * 1024;
+/** A peer that lets this much pile up (control messages it never reads) is cut off. */
+export const HARD_LIMIT = 32 * 1024 * 1024;
+/** Largest inbound frame; a cockpit's messages are small. */
+export const MAX_INBOUND_BYTES = 1024 * 1024;
+/** Records read from the log per step of a catch-up. */
+const READ_BATCH = 1024;
+const TEXT_FRAME = { binary: false } as const;
+
+export interface SessionContext {
+  log: EventLog;
+  retain: number;
+  hello(): HelloMessage;
+  inventory(): Vm[];
+  note(line: string): void;
+}
+
+export class Session {
+  /** The last seq sent to this cockpit; meaningful once subscribed. */
+  private cursor = 0;
+  private subscribed = false;
+  private waitingForDrain = false;
+  private closed = false;
+  private readonly onDrain = () => {
+    this.waitingForDrain = false;
+    this.pump();
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly ctx: SessionContext,
+    /** Who is on the other end, for stderr notes. */
+    readonly peer: string,
+  ) {
+    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
+    ws.on('close', () => {
+      this.closed = true;
+      socket.off('drain', this.onDrain);
+    });
+  }
+
+  /** Greets the cockpit: hello first, then the full inventory (protocol/README.md, "The conversation"). */
+  start(): void {
+    this.send(this.ctx.hello());
+    this.send({ type: 'inventory', vms: this.ctx.inventory() });
+  }
+
+  /** Sends a small message now, outside the event stream (vm upserts, answers, errors). */
+  send(message: AgentMessage): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > HARD_LIMIT) {
+      this.ctx.note(`cockpit ${this.peer} has not read ${this.ws.bufferedAmount} bytes; closing its connection.`);
+      this.ws.close(1008, 'not reading: too much unread data');
+      this.closed = true;
+      return;
+    }
+    this.ws.send(JSON.stringify(message), TEXT_FRAME);
+  }
+
+  /**
+   * Sends what the cursor has not sent yet, until caught up or the socket is above the high-water mark (then again
+   * on 'drain'). Called after every append to the log, so live events go out in the tick that made them.
+   */
+  pump(): void {
+    if (!this.subscribed || this.closed || this.waitingForDrain) return;
+    const { log } = this.ctx;
+    if (this.cursor >= log.latestSeq) return;
+    // Corked, the frames of a whole batch leave in one writev instead of two syscalls per event.
+    this.socket.cork();
+    try {
+      while (this.cursor < log.latestSeq && this.ws.bufferedAmount < HIGH_WATER_MARK) {
+        if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+        const records = log.readFrom(this.cursor + 1, READ_BATCH);
+        if (records.length === 0) {
+          // Nothing at or after cursor + 1 is stored, yet the log has numbered up to latestSeq: those are gone.
+          this.gap(this.cursor + 1, log.latestSeq);
+          this.cursor = log.latestSeq;
+          break;
+        }
+        const before = this.cursor;
+        for (const record of records) {
+          if (record.seq <= this.cursor) continue;
+          if (record.seq > this.cursor + 1) this.gap(this.cursor + 1, record.seq - 1);
+          this.ws.send(record.data, TEXT_FRAME);
+          this.cursor = record.seq;
+          if (this.ws.bufferedAmount >= HIGH_WATER_MARK) break;
+        }
+        if (this.cursor === before) {
+          // The log returned only what was already sent: it cannot serve cursor + 1, so say so rather than spin.
+          this.ctx.note(`event log could not serve seq ${this.cursor + 1} to cockpit ${this.peer}; told it of a gap.`);
+          this.gap(this.cursor + 1, log.latestSeq);
+          this.cursor = log.latestSeq;
+          break;
+        }
+      }
+    } finally {
+      this.socket.uncork();
+    }
+    if (this.cursor < log.latestSeq && !this.closed) {
+      this.waitingForDrain = true;
+      this.socket.once('drain', this.onDrain);
+    }
+  }
+
+  private receive(data: unknown, isBinary: boolean): void {
+    if (isBinary) {
+      this.send(error('unsupported', 'Binary frames are not supported by this agent yet (console and evidence streams come in a later version of cordon.v1); send JSON messages as text frames.'));
+      return;
+    }
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const decoded = decodeClientMessage(text, MAX_INBOUND_BYTES);
+    if (!decoded.ok) {
+      this.send(decoded.error);
+      return;
+    }
+    const message = decoded.value;
+    switch (message.type) {
+      case 'subscribe':
+        this.subscribe(message);
+        return;
+      case 'error':
+        // The cockpit objects to something we sent: worth a line for the operator, never an answer (no error loops).
+        this.ctx.note(`cockpit ${this.peer} reported ${message.code}${message.ref ? ` about ${printable(message.ref)}` : ''}: ${printable(message.message)}`);
+        return;
+    }
+  }
+
+  /** (Re)starts the event stream after `since`; a second subscribe on the same connection restarts from its own. */
+  private subscribe(message: SubscribeMessage): void {
+    const { log } = this.ctx;
+    const latest = log.latestSeq;
+    if (message.since > latest) {
+      this.send(error('since_ahead', `You hold events up to seq ${message.since}, but this agent has numbered only up to ${latest}: its event log was reset or this is another agent. Subscribe again with since 0 to receive everything it holds.`, message.id));
+      return;
+    }
+    this.cursor = message.since;
+    this.subscribed = true;
+    const answer: AgentMessage = { type: 'subscribed', since: message.since, latestSeq: latest };
+    if (message.id !== undefined) answer.ref = message.id;
+    this.send(answer);
+    const firstKept = log.firstKeptSeq;
+    if (this.cursor + 1 < firstKept && this.cursor < latest) {
+      const to = Math.min(firstKept - 1, latest);
+      this.gap(this.cursor + 1, to);
+      this.cursor = to;
+    }
+    this.pump();
+  }
+
+  /** Says once that [from, to] cannot be replayed, instead of skipping it silently. */
+  private gap(from: number, to: number): void {
+    const expired = to < this.ctx.log.firstKeptSeq;
+    const reason = expired
+      ? `Events ${from}–${to} are past this agent's retention (the newest ${this.ctx.retain} are kept) and were deleted before they could be sent.`
+      : `Events ${from}–${to} could not be read back from this agent's event log (damaged on disk); see the agent's stderr.`;
+    this.ws.send(JSON.stringify({ type: 'gap', from, to, reason }), TEXT_FRAME);
+  }
+}
+
+function error(code: string, message: string, ref?: string): ErrorMessage {
+  const e: ErrorMessage = { type: 'error', code, message };
+  if (ref !== undefined) e.ref = ref;
+  return e;
+}
+
+/** Text from a peer, made safe for a terminal: control characters shown as escapes, length bounded. */
+function printable(text: string): string {
+  return JSON.stringify(text.slice(0, 300)).slice(1, -1).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
