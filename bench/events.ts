@@ -16,6 +16,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '1000000' },
     'max-seconds': { type: 'string', default: '120' },
     window: { type: 'string', default: '20000' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const AGENTS = Number(values.agents);
@@ -57,6 +58,39 @@ try {
 
   // Warm-up: let the JIT and the first layouts settle before measuring.
   await new Promise((r) => setTimeout(r, 3000));
+  if (values.profile) {
+    // Where the renderer's main thread goes: a 5 s CPU profile, functions by self time.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.start');
+    const hubCpu = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 5000));
+    const used = process.cpuUsage(hubCpu);
+    const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] } };
+    const self = new Map<number, number>();
+    profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+    const byName = new Map<string, number>();
+    for (const n of profile.nodes) {
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
+      byName.set(key, (byName.get(key) ?? 0) + (self.get(n.id) ?? 0));
+    }
+    const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 25);
+    console.error(`renderer CPU profile (5 s), self time:\n${top.map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n')}`);
+    console.error(`hub + shell process CPU over those 5 s: ${((used.user + used.system) / 50_000).toFixed(0)}%`);
+    // And by trace event (style, layout, paint, parse...) on the renderer's main thread, 3 s.
+    const events: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { data?: { frame?: string } } }[] = [];
+    cdp.on('Tracing.dataCollected', (d: { value: typeof events }) => { events.push(...d.value); });
+    const done = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
+    await cdp.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline', transferMode: 'ReportEvents' });
+    await new Promise((r) => setTimeout(r, 3000));
+    await cdp.send('Tracing.end');
+    await done;
+    const main = events.find((e) => e.name === 'TracingStartedInBrowser' || e.name === 'SetLayerTreeId');
+    void main;
+    const byEvent = new Map<string, number>();
+    for (const e of events) if (e.ph === 'X' && e.dur) byEvent.set(`${e.name} (tid ${e.tid})`, (byEvent.get(`${e.name} (tid ${e.tid})`) ?? 0) + e.dur);
+    console.error(`trace (3 s), total duration by event:\n${[...byEvent].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n')}`);
+  }
   let last = await poll(Number.MAX_SAFE_INTEGER);
   const start = { t: performance.now(), received: last.received, longMax: last.longMax };
   const latencies: number[] = [];
