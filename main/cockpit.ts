@@ -3,7 +3,7 @@
 import { CockpitService } from './cockpit-service.ts';
 import { FleetHub, type FleetHubOptions } from './fleet/hub.ts';
 import { startLab, type AgentSpawner, type Lab } from './lab.ts';
-import { endpointsFrom, type CockpitSettings, type SecretSource } from './settings.ts';
+import { cockpitDeviceName, endpointsFrom, type CockpitSettings, type SecretSource } from './settings.ts';
 
 export interface CockpitOptions {
   settings: CockpitSettings;
@@ -37,7 +37,7 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
   for (const e of endpoints) hub.addAgent(e);
   return {
     hub,
-    service: new CockpitService(hub),
+    service: new CockpitService(hub, { ...opts.settings.responder, cockpit: cockpitDeviceName() }),
     lab,
     close() {
       hub.close();

@@ -1,6 +1,7 @@
 // The cockpit's settings: which agents to connect to and how the built-in lab runs. Kept in electron-store in
 // Electron and in its plain-Node base, conf, in the browser shell; tokens are secrets and live elsewhere.
 import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import type { AgentEndpoint } from './fleet/agent-link.ts';
 
 export interface ConfiguredAgent {
@@ -12,12 +13,15 @@ export interface ConfiguredAgent {
 }
 
 export interface CockpitSettings {
+  /** Who acts from this cockpit: recorded with every action (the journal and the custody record name them). */
+  responder: { name: string; role?: string };
   agents: ConfiguredAgent[];
   lab: { vms: number; rate: number };
   windowSize: number;
 }
 
 export const DEFAULT_SETTINGS: CockpitSettings = {
+  responder: { name: defaultResponderName() },
   agents: [],
   lab: { vms: 12, rate: 8 },
   windowSize: 20_000,
@@ -25,6 +29,12 @@ export const DEFAULT_SETTINGS: CockpitSettings = {
 
 /** JSON Schema of the stored settings: conf/electron-store validate every write with it. */
 export const SETTINGS_SCHEMA = {
+  responder: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, role: { type: 'string', maxLength: 64 } },
+  },
   agents: {
     type: 'array',
     maxItems: 2000,
@@ -56,6 +66,7 @@ export interface KeyValueStore {
 
 export function readSettings(store: KeyValueStore): CockpitSettings {
   return {
+    responder: (store.get('responder') as CockpitSettings['responder'] | undefined) ?? DEFAULT_SETTINGS.responder,
     agents: (store.get('agents') as ConfiguredAgent[] | undefined) ?? DEFAULT_SETTINGS.agents,
     lab: { ...DEFAULT_SETTINGS.lab, ...(store.get('lab') as Partial<CockpitSettings['lab']> | undefined) },
     windowSize: (store.get('windowSize') as number | undefined) ?? DEFAULT_SETTINGS.windowSize,
@@ -93,4 +104,17 @@ export function endpointsFrom(settings: CockpitSettings, secrets: SecretSource):
     endpoints.push({ agentId: agent.agentId, label: agent.label, url: agent.url, token });
   }
   return { endpoints, problems };
+}
+
+function defaultResponderName(): string {
+  try {
+    return userInfo().username.slice(0, 128) || 'responder';
+  } catch {
+    return 'responder';
+  }
+}
+
+/** This device's name, recorded with each action next to the responder's. */
+export function cockpitDeviceName(): string {
+  return hostname().slice(0, 128) || 'cockpit';
 }

@@ -1,16 +1,18 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { CockpitPush, CockpitSnapshot } from './generated/types.ts';
+import type { ActRequest, ActResult, CockpitPush, CockpitSnapshot } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
   /** Everything needed to draw from scratch; pushes follow. */
   snapshot: { params: Record<string, never>; result: CockpitSnapshot };
+  /** Acts on a VM. Resolves once the action is journaled and sent; its progress and result arrive as pushes. */
+  act: { params: ActRequest; result: ActResult };
 }
 
 export type CockpitMethod = keyof CockpitCalls;
-export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot'];
+export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

@@ -2,6 +2,8 @@
 // runs on a message entering it. A decoder never throws: bad input becomes an ErrorMessage with a clear sentence.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import {
+  validateActRequest,
+  validateActResult,
   validateAgentMessage,
   validateClientMessage,
   validateCockpitPush,
@@ -10,6 +12,8 @@ import {
   validateThreatEvent,
 } from './generated/validators.js';
 import type {
+  ActRequest,
+  ActResult,
   AgentMessage,
   ClientMessage,
   CockpitPush,
@@ -37,6 +41,8 @@ export const decodeShellMessage = decoder<ShellMessage>(validateShellMessage, 'b
 export const checkThreatEvent = checker<ThreatEvent>(validateThreatEvent, 'threat event');
 export const checkCockpitPush = checker<CockpitPush>(validateCockpitPush, 'cockpit push');
 export const checkCockpitSnapshot = checker<CockpitSnapshot>(validateCockpitSnapshot, 'cockpit snapshot');
+export const checkActRequest = checker<ActRequest>(validateActRequest, 'request to act');
+export const checkActResult = checker<ActResult>(validateActResult, 'answer to a request to act');
 
 /** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */
 function decoder<T>(validate: ValidateFunction, what: string): (text: string, maxBytes?: number) => Decoded<T> {

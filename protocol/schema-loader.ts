@@ -17,6 +17,8 @@ export const ROOT_VALIDATORS = {
   validateCockpitPush: SCHEMA_BASE + 'cockpit/push.schema.json',
   validateCockpitSnapshot: SCHEMA_BASE + 'cockpit/snapshot.schema.json',
   validateShellMessage: SCHEMA_BASE + 'cockpit/shell-message.schema.json',
+  validateActRequest: SCHEMA_BASE + 'cockpit/act-request.schema.json',
+  validateActResult: SCHEMA_BASE + 'cockpit/act-result.schema.json',
 } as const;
 
 export function loadSchemas(dir = SCHEMA_DIR): object[] {

@@ -21,6 +21,7 @@ Options:
   --lab-rate N      events per second from the lab (default ${DEFAULT_SETTINGS.lab.rate})
   --lab-vms N       VMs in the lab (default ${DEFAULT_SETTINGS.lab.vms})
   --window N        events kept in memory for the views (default ${DEFAULT_SETTINGS.windowSize})
+  --responder NAME  who acts from this cockpit, recorded with every action (default: your user name)
   --json            print the ready line as JSON (for scripts and tests)
   -h, --help        this text`;
 
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
       'lab-rate': { type: 'string' },
       'lab-vms': { type: 'string' },
       window: { type: 'string' },
+      responder: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
       rate: numberFlag(values['lab-rate'], '--lab-rate') ?? stored.lab.rate,
     },
     windowSize: numberFlag(values.window, '--window') ?? stored.windowSize,
+    responder: values.responder ? { name: values.responder.slice(0, 128) } : stored.responder,
   };
   const rendererDir = resolve(import.meta.dirname, '..', '..', 'dist', 'renderer');
   if (!existsSync(join(rendererDir, 'index.html'))) {

@@ -4,6 +4,11 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
   decodeAgentMessage,
+  type ActionAcceptedMessage,
+  type ActionMessage,
+  type ActionProgressMessage,
+  type ActionRejectedMessage,
+  type ActionResultMessage,
   MAX_TEXT_FRAME_BYTES,
   PROTOCOL,
   type AgentStatus,
@@ -33,8 +38,13 @@ export interface AgentLinkOptions {
   backoff?: { baseMs: number; maxMs: number };
 }
 
+export type ActionUpdate = ActionAcceptedMessage | ActionRejectedMessage | ActionProgressMessage | ActionResultMessage;
+
 export interface AgentLinkEvents {
   event: [seq: number, event: ThreatEvent, text: string];
+  action: [update: ActionUpdate];
+  /** The agent said hello and the stream is subscribed: unfinished actions may be (re)sent. */
+  ready: [];
   inventory: [vms: Vm[]];
   vm: [vm: Vm];
   'vm.removed': [vmId: string];
@@ -218,6 +228,12 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
         this.status.lastError = `The agent reported ${msg.code}: ${msg.message}`;
         this.emit('status');
         return;
+      case 'action.accepted':
+      case 'action.rejected':
+      case 'action.progress':
+      case 'action.result':
+        this.emit('action', msg);
+        return;
     }
   }
 
@@ -254,6 +270,14 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     this.setLink('connected');
     this.send({ type: 'subscribe', id: `sub-${Date.now()}`, since });
     this.startPing();
+    this.emit('ready');
+  }
+
+  /** Sends an action if the link is up; false when it is not (the hub re-sends it on the next hello). */
+  sendAction(action: ActionMessage): boolean {
+    if (this.status.link !== 'connected' || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(action));
+    return true;
   }
 
   private addGap(gap: SeqGap): void {

@@ -1,9 +1,19 @@
 // The fleet hub: one AgentLink per configured agent, merged into one exactly-once stream of FeedEvents that
 // reaches the views in batches of about one frame, plus inventories and per-agent health.
 import { EventEmitter } from 'node:events';
-import type { AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, Vm } from '../../protocol/index.ts';
-import { AgentLink, type AgentEndpoint, type AgentLinkOptions } from './agent-link.ts';
+import { randomUUID } from 'node:crypto';
+import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, Vm } from '../../protocol/index.ts';
+import { AgentLink, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions } from './agent-link.ts';
 import { RecentWindow } from './event-window.ts';
+
+/** Finished actions kept in memory for the views' history (the journal keeps every one). */
+const FINISHED_ACTIONS_KEPT = 5_000;
+
+export class HubError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
 
 export interface FleetHubOptions {
   /** Events kept in memory for a view that (re)loads; the agents and, later, the journal keep the rest. */
@@ -32,6 +42,8 @@ export interface FleetHubEvents {
 export class FleetHub extends EventEmitter<FleetHubEvents> {
   private readonly links = new Map<string, AgentLink>();
   private readonly inventories = new Map<string, Map<string, Vm>>();
+  /** Every action asked in this run, by request id, in the order asked. */
+  private readonly actions = new Map<string, ActionRecord>();
   private readonly window: RecentWindow<FeedEvent>;
   private pending: FeedEvent[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
@@ -77,6 +89,14 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       this.emit('push', { type: 'vms', agentId, full: false, vms: [], removed: [vmId] });
     });
     link.on('status', () => this.scheduleStatus());
+    link.on('action', (update) => this.onActionUpdate(agentId, update));
+    // After a reconnect, what was asked but not finished goes again under the same request id: the agent
+    // answers with what it has (accepted, or the first result) and never runs it twice.
+    link.on('ready', () => {
+      for (const rec of this.actions.values()) {
+        if (rec.agentId === agentId && (rec.phase === 'sending' || rec.phase === 'accepted')) link.sendAction(this.toWire(rec));
+      }
+    });
     this.links.set(agentId, link);
     link.start();
     this.scheduleStatus();
@@ -94,6 +114,88 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     this.scheduleStatus();
   }
 
+  /** Asks an agent to act on a VM. The record is pushed now and on every change; the agent confirms. */
+  act(req: ActRequest, actor: Actor): ActionRecord {
+    const link = this.links.get(req.agentId);
+    if (!link) throw new HubError('unknown_agent', `No agent "${req.agentId}" is configured in this cockpit.`);
+    const vm = this.inventories.get(req.agentId)?.get(req.vmId);
+    const rec: ActionRecord = {
+      requestId: `${actor.cockpit ?? 'cockpit'}-${randomUUID()}`.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128),
+      agentId: req.agentId,
+      vmId: req.vmId,
+      kind: req.kind,
+      params: req.params,
+      actor,
+      reason: req.reason,
+      requestedAt: new Date().toISOString(),
+      phase: 'sending',
+    };
+    if (vm) rec.vmName = vm.name;
+    this.actions.set(rec.requestId, rec);
+    this.pushAction(rec);
+    link.sendAction(this.toWire(rec));
+    return rec;
+  }
+
+  actionRecords(): ActionRecord[] {
+    return [...this.actions.values()];
+  }
+
+  private toWire(rec: ActionRecord) {
+    return { type: 'action' as const, requestId: rec.requestId, vmId: rec.vmId, kind: rec.kind, params: rec.params, actor: rec.actor, reason: rec.reason };
+  }
+
+  private onActionUpdate(agentId: string, u: ActionUpdate): void {
+    const rec = this.actions.get(u.requestId);
+    // An update for an action another cockpit asked (the agent tells every cockpit): not ours to track here yet.
+    if (!rec || rec.agentId !== agentId) return;
+    const finished = rec.phase === 'done' || rec.phase === 'failed' || rec.phase === 'rejected';
+    switch (u.type) {
+      case 'action.accepted':
+        if (!finished) rec.phase = 'accepted';
+        rec.startedAt ??= u.at;
+        break;
+      case 'action.rejected':
+        rec.phase = 'rejected';
+        rec.rejection = { code: u.code, message: u.message };
+        if (u.state) rec.state = u.state;
+        break;
+      case 'action.progress':
+        if (finished) return;
+        rec.phase = 'accepted';
+        rec.progress = { step: u.step, message: u.message, at: u.at, ...(u.fraction !== undefined ? { fraction: u.fraction } : {}) };
+        break;
+      case 'action.result':
+        rec.phase = u.ok ? 'done' : 'failed';
+        rec.ok = u.ok;
+        rec.startedAt = u.startedAt;
+        rec.finishedAt = u.finishedAt;
+        if (u.state) rec.state = u.state;
+        if (u.error) rec.error = u.error;
+        if (u.details) rec.details = u.details;
+        break;
+    }
+    this.pushAction(rec);
+    this.trimActions();
+  }
+
+  private pushAction(rec: ActionRecord): void {
+    this.flushEvents();
+    this.emit('push', { type: 'action', action: structuredClone(rec) });
+  }
+
+  private trimActions(): void {
+    let finished = 0;
+    for (const r of this.actions.values()) if (r.phase !== 'sending' && r.phase !== 'accepted') finished++;
+    for (const [id, r] of this.actions) {
+      if (finished <= FINISHED_ACTIONS_KEPT) break;
+      if (r.phase !== 'sending' && r.phase !== 'accepted') {
+        this.actions.delete(id);
+        finished--;
+      }
+    }
+  }
+
   agentStatuses(): AgentStatus[] {
     return [...this.links.values()].map((l) => l.snapshotStatus());
   }
@@ -104,6 +206,7 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       agents: this.agentStatuses(),
       inventories: [...this.inventories].map(([agentId, vms]) => ({ agentId, vms: [...vms.values()] })),
       events: this.window.toArray(),
+      actions: this.actionRecords(),
       windowSize: this.options.windowSize,
     };
   }

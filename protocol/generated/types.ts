@@ -2,6 +2,27 @@
 /* eslint-disable */
 
 /**
+ * Made by the client, unique per action it means: the agent never runs the same request id twice, and a retry gets the first result.
+ *
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "RequestId".
+ */
+export type RequestId = string;
+/**
+ * RFC 3339 time with a zone offset, e.g. 2026-11-23T10:15:00.123Z.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "Timestamp".
+ */
+export type Timestamp = string;
+/**
+ * Identifier of a VM, unique on its agent.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "VmId".
+ */
+export type VmId = string;
+/**
  * Any text frame an agent sends to a cockpit.
  */
 export type AgentMessage =
@@ -12,7 +33,11 @@ export type AgentMessage =
   | InventoryMessage
   | VmMessage
   | VmRemovedMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | ActionAcceptedMessage
+  | ActionRejectedMessage
+  | ActionProgressMessage
+  | ActionResultMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -42,26 +67,12 @@ export type ActionKind = 'terminate' | 'freeze' | 'resume' | 'clone' | 'isolate'
  */
 export type SeqOrZero = number;
 /**
- * RFC 3339 time with a zone offset, e.g. 2026-11-23T10:15:00.123Z.
- *
- * This interface was referenced by `CordonDefs`'s JSON-Schema
- * via the `definition` "Timestamp".
- */
-export type Timestamp = string;
-/**
  * Per-agent event sequence number: strictly increasing, never reused, persisted by the agent.
  *
  * This interface was referenced by `CordonDefs`'s JSON-Schema
  * via the `definition` "Seq".
  */
 export type Seq = number;
-/**
- * Identifier of a VM, unique on its agent.
- *
- * This interface was referenced by `CordonDefs`'s JSON-Schema
- * via the `definition` "VmId".
- */
-export type VmId = string;
 /**
  * This interface was referenced by `CordonDefs`'s JSON-Schema
  * via the `definition` "Severity".
@@ -88,11 +99,11 @@ export type VmState = 'running' | 'frozen' | 'isolated' | 'terminated' | 'seizin
 /**
  * Any text frame a cockpit sends to an agent.
  */
-export type ClientMessage = SubscribeMessage | ErrorMessage;
+export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage;
 /**
  * Main → renderer: what the hub pushes as it happens. Events come in batches of about one frame.
  */
-export type CockpitPush = EventsPush | AgentsPush | VmsPush;
+export type CockpitPush = EventsPush | AgentsPush | ActionPush | VmsPush;
 /**
  * The browser shell's transport of the cockpit API over one WebSocket: calls from the renderer, replies and pushes from main.
  */
@@ -103,6 +114,116 @@ export type ShellMessage = ShellCall | ShellReply | ShellPush;
  */
 export type ShortText = string;
 
+/**
+ * The parts of an action shared by the wire and the cockpit.
+ */
+export interface ActionDefs {
+  [k: string]: unknown;
+}
+/**
+ * Who asked: a responder at a cockpit, or the agent's own policy.
+ *
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "Actor".
+ */
+export interface Actor {
+  name: string;
+  role?: string;
+  /**
+   * Which cockpit (device) asked.
+   */
+  cockpit?: string;
+}
+/**
+ * Kind-specific parameters; each kind reads only its own.
+ *
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "ActionParams".
+ */
+export interface ActionParams {
+  /**
+   * isolate: cut takes the link down; honeypot moves the VM's host tap to the quarantine bridge. Both keep it running.
+   */
+  mode?: 'cut' | 'honeypot';
+  expiresAt?: Timestamp;
+  /**
+   * clone: what the clone's NIC is attached to (its link is down either way).
+   */
+  network?: 'none' | 'honeypot';
+  /**
+   * seize: the case the evidence belongs to.
+   */
+  caseId?: string;
+}
+/**
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "IsolationCheck".
+ */
+export interface IsolationCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+/**
+ * What the agent verified after isolating, beyond 'done': link state, bridge membership, a probe from outside.
+ *
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "IsolationProof".
+ */
+export interface IsolationProof {
+  checkedAt: Timestamp;
+  ok: boolean;
+  /**
+   * @maxItems 32
+   */
+  checks: IsolationCheck[];
+}
+/**
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "CapturedFile".
+ */
+export interface CapturedFile {
+  /**
+   * Relative to the capture folder.
+   */
+  path: string;
+  role?: 'memory' | 'disk' | 'config' | 'log' | 'events' | 'other';
+  size: number;
+  sha256: string;
+  /**
+   * Legacy cross-check asked for by older custody forms; SHA-256 is the evidentiary hash.
+   */
+  sha1: string;
+  capturedAt?: Timestamp;
+}
+/**
+ * What an action produced, by kind.
+ *
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "ActionDetails".
+ */
+export interface ActionDetails {
+  cloneVmId?: VmId;
+  isolation?: IsolationProof;
+  mode?: 'cut' | 'honeypot';
+  /**
+   * terminate: the process had to be killed after the deadline.
+   */
+  killed?: boolean;
+  captureId?: string;
+  /**
+   * @maxItems 1000
+   */
+  files?: CapturedFile[];
+}
+/**
+ * This interface was referenced by `ActionDefs`'s JSON-Schema
+ * via the `definition` "ActionError".
+ */
+export interface ActionError {
+  code: string;
+  message: string;
+}
 /**
  * Agent → cockpit, the first message after the upgrade.
  */
@@ -272,6 +393,11 @@ export interface Vm {
    * What the VM runs, e.g. 'debian-12 web frontend'.
    */
   image?: string;
+  isolation?: VmIsolation;
+  /**
+   * The kind of the action running on it now, if any.
+   */
+  busy?: string;
   since?: Timestamp;
 }
 export interface VmNetwork {
@@ -280,6 +406,15 @@ export interface VmNetwork {
   ip?: string;
   bridge?: string;
   link?: 'up' | 'down';
+}
+/**
+ * Present while the VM is isolated (or was cloned without its network).
+ */
+export interface VmIsolation {
+  mode: 'cut' | 'honeypot';
+  since: Timestamp;
+  expiresAt?: Timestamp;
+  proof?: IsolationProof;
 }
 /**
  * Agent → cockpit: a VM was added or changed (upsert by id).
@@ -311,12 +446,128 @@ export interface ErrorMessage {
   ref?: MessageId;
 }
 /**
+ * Agent → cockpit: the action will run (or is running: replayed is true for a retried request id).
+ */
+export interface ActionAcceptedMessage {
+  type: 'action.accepted';
+  requestId: RequestId;
+  vmId: VmId;
+  kind: ActionKind;
+  at: Timestamp;
+  replayed?: boolean;
+}
+/**
+ * Agent → cockpit: the action will not run, and why, in a sentence a responder can act on.
+ */
+export interface ActionRejectedMessage {
+  type: 'action.rejected';
+  requestId: RequestId;
+  vmId: VmId;
+  kind: ActionKind;
+  code: 'unknown_vm' | 'wrong_state' | 'unsupported' | 'bad_params' | 'busy' | 'request_conflict';
+  message: string;
+  state?: VmState;
+  at: Timestamp;
+  replayed?: boolean;
+}
+/**
+ * Agent → cockpit: a step of a running action.
+ */
+export interface ActionProgressMessage {
+  type: 'action.progress';
+  requestId: RequestId;
+  step: string;
+  message: string;
+  fraction?: number;
+  at: Timestamp;
+}
+/**
+ * Agent → cockpit: how the action ended, confirmed by the hypervisor. Sent again, marked replayed, to a retry of the same request id.
+ */
+export interface ActionResultMessage {
+  type: 'action.result';
+  requestId: RequestId;
+  vmId: VmId;
+  kind: ActionKind;
+  ok: boolean;
+  state?: VmState;
+  error?: ActionError;
+  details?: ActionDetails;
+  startedAt: Timestamp;
+  finishedAt: Timestamp;
+  replayed?: boolean;
+}
+/**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
  */
 export interface SubscribeMessage {
   type: 'subscribe';
   id?: MessageId;
   since: SeqOrZero;
+}
+/**
+ * Cockpit → agent: act on a VM. Sending the same requestId again never runs it twice: the agent answers with what it has (accepted, or the first result).
+ */
+export interface ActionMessage {
+  type: 'action';
+  id?: MessageId;
+  requestId: RequestId;
+  vmId: VmId;
+  kind: ActionKind;
+  params: ActionParams;
+  actor: Actor;
+  /**
+   * Why; required to be non-empty for terminate and seize.
+   */
+  reason: string;
+}
+/**
+ * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
+ */
+export interface ActRequest {
+  agentId: AgentId;
+  vmId: VmId;
+  kind: ActionKind;
+  params: ActionParams;
+  reason: string;
+}
+/**
+ * Main → renderer: the 'act' call's answer: the request id its progress and result will carry.
+ */
+export interface ActResult {
+  requestId: RequestId;
+}
+/**
+ * An action as the cockpit tracks it, from the click to the hypervisor's confirmation: the history a VM shows.
+ */
+export interface ActionRecord {
+  requestId: RequestId;
+  agentId: AgentId;
+  vmId: VmId;
+  vmName?: string;
+  kind: ActionKind;
+  params: ActionParams;
+  actor: Actor;
+  reason: string;
+  requestedAt: Timestamp;
+  /**
+   * sending: asked, not yet acknowledged (it is re-sent with the same request id after a reconnect).
+   */
+  phase: 'sending' | 'accepted' | 'rejected' | 'done' | 'failed';
+  progress?: ActionProgress;
+  rejection?: ActionError;
+  ok?: boolean;
+  state?: VmState;
+  error?: ActionError;
+  details?: ActionDetails;
+  startedAt?: Timestamp;
+  finishedAt?: Timestamp;
+}
+export interface ActionProgress {
+  step: string;
+  message: string;
+  fraction?: number;
+  at: Timestamp;
 }
 /**
  * The hub's view of one configured agent: link health, where the event stream stands, what is missing.
@@ -385,6 +636,13 @@ export interface AgentsPush {
   agents: AgentStatus[];
 }
 /**
+ * An action changed (asked, acknowledged, progressed, ended): the whole record, replacing the one with its requestId.
+ */
+export interface ActionPush {
+  type: 'action';
+  action: ActionRecord;
+}
+/**
  * full: vms replaces what the renderer held for this agent; otherwise vms are upserts and removed are ids gone.
  */
 export interface VmsPush {
@@ -435,6 +693,12 @@ export interface CockpitSnapshot {
    * @maxItems 100000
    */
   events: FeedEvent[];
+  /**
+   * Recent actions, oldest first: each VM's history and what is still running.
+   *
+   * @maxItems 10000
+   */
+  actions?: ActionRecord[];
   /**
    * How many events the renderer keeps in memory.
    */

@@ -7,3 +7,5 @@ export declare const validateVm: ValidateFunction;
 export declare const validateCockpitPush: ValidateFunction;
 export declare const validateCockpitSnapshot: ValidateFunction;
 export declare const validateShellMessage: ValidateFunction;
+export declare const validateActRequest: ValidateFunction;
+export declare const validateActResult: ValidateFunction;

@@ -2,7 +2,7 @@
 // namely whether the link is up and which messages were refused. Two implementations: the Electron preload's
 // `window.cordon` (bridge-link.ts) and the browser shell's WebSocket (shell-link.ts).
 import type { CockpitApi, CockpitCalls, CockpitMethod } from '../../../protocol/cockpit-api.ts';
-import { checkCockpitSnapshot, type Decoded, type ErrorMessage } from '../../../protocol/index.ts';
+import { checkActResult, checkCockpitSnapshot, type Decoded, type ErrorMessage } from '../../../protocol/index.ts';
 
 export type LinkPhase =
   | 'connecting' // first attempt under way
@@ -45,6 +45,7 @@ export class CockpitCallError extends Error {
  *  until it has a checker here. */
 export const RESULT_CHECKS: { readonly [M in CockpitMethod]: (value: unknown) => Decoded<CockpitCalls[M]['result']> } = {
   snapshot: checkCockpitSnapshot,
+  act: checkActResult,
 };
 
 export function checkResult<M extends CockpitMethod>(method: M, value: unknown): Decoded<CockpitCalls[M]['result']> {

@@ -1,0 +1,100 @@
+// Actions through the hub against a scripted agent (unit level; the real agents are in test/agent and
+// test/qemu): the record moves sending → accepted → done, a cut before the result re-sends the same request
+// id on reconnect, and a bad request from a view is refused with a sentence.
+import { strict as assert } from 'node:assert';
+import { after, describe, it } from 'node:test';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { decodeClientMessage, type ActionMessage, type ActionRecord, type CockpitPush } from '../../protocol/index.ts';
+import { CockpitCallError, CockpitService } from '../../main/cockpit-service.ts';
+import { FleetHub } from '../../main/fleet/hub.ts';
+import { hello } from '../helpers/events.ts';
+import { freePort, waitFor } from '../helpers/processes.ts';
+
+const now = () => new Date().toISOString();
+
+/** A scripted agent on a fixed port, so the hub can reconnect to a new one after a cut. */
+async function scriptedAgent(port: number, onAction: (ws: WebSocket, a: ActionMessage) => void): Promise<{ actions: ActionMessage[]; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port, handleProtocols: (p) => (p.has('cordon.v1') ? 'cordon.v1' : false) });
+  await new Promise((r) => wss.once('listening', r));
+  const actions: ActionMessage[] = [];
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify(hello('hv', 0)));
+    ws.send(JSON.stringify({ type: 'inventory', vms: [{ id: 'vm-1', name: 'web-01', state: 'running' }] }));
+    ws.on('message', (d) => {
+      const m = decodeClientMessage(d.toString());
+      assert.ok(m.ok, 'the hub sends only valid cordon.v1');
+      if (m.value.type === 'action') {
+        actions.push(m.value);
+        onAction(ws, m.value);
+      }
+    });
+  });
+  return {
+    actions,
+    close: () => new Promise((resolve) => { for (const c of wss.clients) c.terminate(); wss.close(() => resolve()); }),
+  };
+}
+
+describe('actions through the hub', () => {
+  const hub = new FleetHub({ link: { backfill: 0, backoff: { baseMs: 50, maxMs: 200 } } });
+  const service = new CockpitService(hub, { name: 'Dana Scully', role: 'responder', cockpit: 'soc-desk-3' });
+  const pushes: ActionRecord[] = [];
+  service.onPush((p: CockpitPush) => { if (p.type === 'action') pushes.push(p.action); });
+  after(() => hub.close());
+
+  it('records an action from the click to the hypervisor-confirmed result', async () => {
+    const port = await freePort();
+    const agent = await scriptedAgent(port, (ws, a) => {
+      ws.send(JSON.stringify({ type: 'action.accepted', requestId: a.requestId, vmId: a.vmId, kind: a.kind, at: now() }));
+      ws.send(JSON.stringify({ type: 'action.progress', requestId: a.requestId, step: 'stop', message: 'Pausing every vCPU', at: now() }));
+      ws.send(JSON.stringify({ type: 'action.result', requestId: a.requestId, vmId: a.vmId, kind: a.kind, ok: true, state: 'frozen', startedAt: now(), finishedAt: now() }));
+    });
+    hub.addAgent({ agentId: 'hv', label: 'HV', url: `ws://127.0.0.1:${port}`, token: 't' });
+    await waitFor(() => hub.snapshot().inventories.some((i) => i.vms.length > 0), 'the inventory');
+    const { requestId } = (await service.call('act', { agentId: 'hv', vmId: 'vm-1', kind: 'freeze', params: {}, reason: 'beacon seen' })) as { requestId: string };
+    await waitFor(() => pushes.some((p) => p.requestId === requestId && p.phase === 'done'), 'the result');
+    const phases = pushes.filter((p) => p.requestId === requestId).map((p) => p.phase);
+    assert.equal(phases[0], 'sending');
+    assert.ok(phases.includes('accepted'));
+    assert.equal(phases.at(-1), 'done');
+    const rec = hub.actionRecords().find((r) => r.requestId === requestId)!;
+    assert.equal(rec.state, 'frozen');
+    assert.equal(rec.vmName, 'web-01');
+    assert.deepEqual(rec.actor, { name: 'Dana Scully', role: 'responder', cockpit: 'soc-desk-3' });
+    assert.equal(agent.actions.length, 1);
+    assert.equal(agent.actions[0]!.reason, 'beacon seen');
+    hub.removeAgent('hv');
+    await agent.close();
+  });
+
+  it('re-sends an unfinished action under the same request id after a cut, and takes the replayed result', async () => {
+    const port = await freePort();
+    // The first agent accepts and then the link is cut before any result.
+    let first = await scriptedAgent(port, (ws, a) => {
+      ws.send(JSON.stringify({ type: 'action.accepted', requestId: a.requestId, vmId: a.vmId, kind: a.kind, at: now() }));
+    });
+    hub.addAgent({ agentId: 'hv', label: 'HV', url: `ws://127.0.0.1:${port}`, token: 't' });
+    await waitFor(() => hub.agentStatuses().find((s) => s.agentId === 'hv')?.link === 'connected', 'connected');
+    const { requestId } = (await service.call('act', { agentId: 'hv', vmId: 'vm-1', kind: 'terminate', params: {}, reason: 'escape attempt' })) as { requestId: string };
+    await waitFor(() => hub.actionRecords().find((r) => r.requestId === requestId)?.phase === 'accepted', 'accepted');
+    await first.close();
+    const second = await scriptedAgent(port, (ws, a) => {
+      ws.send(JSON.stringify({ type: 'action.result', requestId: a.requestId, vmId: a.vmId, kind: a.kind, ok: true, state: 'terminated', startedAt: now(), finishedAt: now(), replayed: true }));
+    });
+    await waitFor(() => hub.actionRecords().find((r) => r.requestId === requestId)?.phase === 'done', 'the replayed result', 10_000);
+    assert.equal(second.actions.length, 1);
+    assert.equal(second.actions[0]!.requestId, requestId, 'the same request id, so the agent never runs it twice');
+    first = second;
+    hub.removeAgent('hv');
+    await first.close();
+  });
+
+  it('refuses a bad request from a view with a sentence, and an unknown agent', async () => {
+    await assert.rejects(service.call('act', { agentId: 'hv', vmId: 'vm-1', kind: 'terminate', params: {}, reason: '' }), (e: unknown) =>
+      e instanceof CockpitCallError && e.code === 'bad_params' && /reason/.test(e.message));
+    await assert.rejects(service.call('act', { agentId: 'hv', vmId: 'vm-1', kind: 'explode', params: {}, reason: 'x' }), (e: unknown) =>
+      e instanceof CockpitCallError && e.code === 'bad_params');
+    await assert.rejects(service.call('act', { agentId: 'nowhere', vmId: 'vm-1', kind: 'freeze', params: {}, reason: '' }), (e: unknown) =>
+      e instanceof CockpitCallError && e.code === 'unknown_agent' && /nowhere/.test(e.message));
+  });
+});
