@@ -1,11 +1,14 @@
-// Puts an agent together: the event log, a driver, and the WebSocket server, wired so that every threat event is
-// numbered and written before any cockpit sees it. `startAgent` is the programmatic entry; agent/cli.ts wraps it.
+// Puts an agent together: the event log, a driver, the action journal and runner, and the WebSocket server, wired
+// so that every threat event is numbered and written before any cockpit sees it, and every action request id before
+// it runs. `startAgent` is the programmatic entry; agent/cli.ts wraps it.
 import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 // The version a hello reports; imported (not read at run time) so that the bundled agent carries it too.
 import pkg from '../package.json' with { type: 'json' };
 import { PROTOCOL, type HelloMessage, type ThreatEvent } from '../protocol/index.ts';
+import { ActionJournal, DEFAULT_JOURNAL_LIMIT } from './action-journal.ts';
+import { ActionRunner } from './actions.ts';
 import { DRIVERS, driverNames } from './drivers/index.ts';
 import type { Driver, DriverConfig } from './drivers/driver.ts';
 import { AgentError } from './errors.ts';
@@ -29,6 +32,10 @@ export interface AgentOptions {
   rate?: number;
   seed?: number;
   retain?: number;
+  /** Action request ids remembered for idempotence (default 100,000). */
+  actionJournalLimit?: number;
+  /** An action running longer than this is aborted (default 30 minutes). */
+  actionDeadlineMs?: number;
   /** Operator notes (stderr in the CLI). */
   note?: (line: string) => void;
 }
@@ -62,19 +69,35 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const seed = options.seed ?? randomInt(2 ** 31);
   const driver = typeof options.driver === 'object'
     ? options.driver
-    : buildDriver(options.driver ?? DEFAULTS.driver, { agentId, vms: options.vms ?? DEFAULTS.vms, rate: options.rate ?? DEFAULTS.rate, seed });
+    : buildDriver(options.driver ?? DEFAULTS.driver, { agentId, dataDir, vms: options.vms ?? DEFAULTS.vms, rate: options.rate ?? DEFAULTS.rate, seed });
   const log = EventLog.open({ dir: dataDir, retain, note });
+  let journal: ActionJournal;
+  try {
+    journal = ActionJournal.open({ dir: dataDir, limit: options.actionJournalLimit ?? DEFAULT_JOURNAL_LIMIT, note });
+  } catch (err) {
+    log.close();
+    throw err;
+  }
+  for (const e of journal.interrupted) {
+    note(`action ${e.request.requestId} (${e.request.kind} of ${e.request.vmId}) was running when the agent stopped; recorded as failed, not run again.`);
+  }
   const hostName = hostname().slice(0, 255) || 'localhost';
   const version = String(pkg.version).slice(0, 64);
   let server: AgentServer | undefined;
   let writeFailures = 0;
+  const runner = new ActionRunner({
+    driver, journal, note,
+    workRoot: join(dataDir, 'actions'),
+    broadcast: (m) => server?.broadcast(m),
+    ...(options.actionDeadlineMs !== undefined ? { deadlineMs: options.actionDeadlineMs } : {}),
+  });
 
   const hello = (): HelloMessage => ({
     type: 'hello',
     protocol: PROTOCOL,
     agent: { id: agentId, host: hostName, version },
     hypervisor: { kind: driver.kind, version: driver.version },
-    capabilities: ['events', 'inventory'],
+    capabilities: driver.actions.length > 0 ? ['events', 'inventory', 'actions'] : ['events', 'inventory'],
     actions: [...driver.actions],
     latestSeq: log.latestSeq,
     oldestSeq: log.oldestSeq,
@@ -95,7 +118,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   try {
     await driver.start({
       threats: onThreats,
-      vmChanged: (vm) => server?.broadcast({ type: 'vm', vm }),
+      vmChanged: (vm) => server?.broadcast({ type: 'vm', vm: runner.decorate(vm) }),
       vmRemoved: (vmId) => server?.broadcast({ type: 'vm.removed', vmId }),
       note,
     });
@@ -103,10 +126,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       host,
       port: options.port ?? DEFAULTS.port,
       token: options.token,
-      session: { log, retain, hello, inventory: () => driver.listVms(), note },
+      session: {
+        log, retain, hello, note,
+        inventory: () => driver.listVms().map(runner.decorate),
+        act: (message, reply, peer) => runner.handle(message, reply, peer),
+      },
     });
   } catch (err) {
     await driver.stop();
+    await journal.close();
     log.close();
     throw err;
   }
@@ -121,8 +149,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     dataDir,
     close: () => {
       closing ??= (async () => {
+        // Running actions end first (aborted, their results recorded and sent), then the driver, then the sockets.
+        await runner.close();
         await driver.stop();
         await running.close();
+        await journal.close();
         log.close();
       })();
       return closing;

@@ -1,5 +1,5 @@
 // One cockpit connection, after authentication: hello and inventory, then the event subscription with its cursor,
-// replay from the log, flow control, and answers to malformed frames.
+// replay from the log, flow control, answers to malformed frames, and its actions handed to agent/actions.ts.
 //
 // The rule that keeps every event exactly once: a session holds only a cursor (the last seq sent), and always sends
 // cursor + 1 next, read from the event log (its in-memory tail when live, its files when behind). Nothing is queued
@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import {
   decodeClientMessage,
+  type ActionMessage,
   type AgentMessage,
   type ErrorMessage,
   type HelloMessage,
@@ -32,6 +33,8 @@ export interface SessionContext {
   retain: number;
   hello(): HelloMessage;
   inventory(): Vm[];
+  /** An `action` from this cockpit: `reply` reaches only it (agent/actions.ts answers and broadcasts). */
+  act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void;
   note(line: string): void;
 }
 
@@ -138,6 +141,9 @@ export class Session {
     switch (message.type) {
       case 'subscribe':
         this.subscribe(message);
+        return;
+      case 'action':
+        this.ctx.act(message, (m) => this.send(m), this.peer);
         return;
       case 'error':
         // The cockpit objects to something we sent: worth a line for the operator, never an answer (no error loops).

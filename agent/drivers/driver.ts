@@ -1,9 +1,17 @@
 // The seam between the agent and a hypervisor: what every driver must do, and nothing the agent's server knows.
 // A driver is the only code that talks to a hypervisor (QMP for qemu, nothing for sim). It reports VMs and threat
-// events through a sink; the agent numbers, persists and serves them. Actions (terminate, freeze, resume, clone,
-// isolate, release, seize) arrive in a later issue as methods here, and a driver lists which ones it supports in
-// `actions` so the hello can say so before a responder presses a button that cannot work.
-import type { ActionKind, ThreatEvent, Vm } from '../../protocol/index.ts';
+// events through a sink; the agent numbers, persists and serves them. It carries out actions (terminate, freeze,
+// resume, clone, isolate, release, seize) by the shared state machine of lifecycle.ts, and lists the ones it can in
+// `actions` so that the hello says so before a responder presses a button that cannot work.
+//
+// What the agent does around act(), so a driver need not: it checks that the VM exists, that the kind is in
+// `actions`, that no other action runs on the VM (one at a time per VM, any number across VMs), and the lifecycle's
+// refusal; it persists the request id before calling act() and the outcome after; it marks the VM `busy` on the wire
+// and sends accepted, progress and result. A driver re-checks the lifecycle inside act() (its own view is the truth),
+// reports every VM change through the sink as it happens (`seizing`, a new clone), and returns the final state.
+import type { ActionDetails, ActionKind, ActionParams, Actor, ThreatEvent, Vm, VmState } from '../../protocol/index.ts';
+import { AgentError } from '../errors.ts';
+import type { Refusal } from './lifecycle.ts';
 
 /** Where a driver reports what it sees. Calls may come at any time between start() and stop(). */
 export interface DriverSink {
@@ -25,7 +33,7 @@ export interface Driver {
   readonly kind: string;
   /** The hypervisor's version as the driver found it. */
   readonly version: string;
-  /** The actions this driver can carry out; empty until the actions issue lands. */
+  /** The actions this driver can carry out; the agent refuses the others (`unsupported`) without calling act(). */
   readonly actions: readonly ActionKind[];
   /** Begins watching the host. Resolves once listVms() is meaningful. */
   start(sink: DriverSink): Promise<void>;
@@ -33,11 +41,63 @@ export interface Driver {
   stop(): Promise<void>;
   /** The VMs on the host now, for the inventory a cockpit gets on connect. */
   listVms(): Vm[];
+  /** One VM as listVms() shows it, or undefined if the host has no such VM. */
+  getVm(vmId: string): Vm | undefined;
+  /**
+   * A refusal of this driver's own, asked before the action is accepted, after the lifecycle's checks passed: a mode
+   * it cannot do on this host (no quarantine bridge configured), a VM it only watches. Optional.
+   */
+  refuse?(vm: Vm, kind: ActionKind, params: ActionParams): Refusal | undefined;
+  /**
+   * Carries out `kind` on the VM and resolves once the hypervisor confirmed the effect, with the VM's state after it.
+   * Throws an ActionFailure (or any AgentError: its code and sentence reach the responder) when it could not; the
+   * agent then reports the VM's state from getVm(). Honours `ctx.signal`: when it aborts (the agent stops, or a
+   * deadline passed), stop at the next safe point and throw.
+   */
+  act(vmId: string, kind: ActionKind, ctx: ActionContext): Promise<ActionOutcome>;
+}
+
+/** What an action carries into the driver, and how the driver speaks back while it runs. */
+export interface ActionContext {
+  /** The cockpit's request id: unique per action, safe as a file name (`^[A-Za-z0-9._:-]{8,128}$`). */
+  requestId: string;
+  params: ActionParams;
+  actor: Actor;
+  /** Why, as the responder wrote it (non-empty for terminate and seize). Attacker-free, but free text. */
+  reason: string;
+  /**
+   * A folder of this action's own (created, empty, mode 0700, under the agent's data dir): a seize writes its capture
+   * here. Removed after the action if the driver left it empty.
+   */
+  workDir: string;
+  /** Reports a step (`^[a-z][a-z0-9_.-]{0,63}$`, e.g. `memory`), a sentence, and how far along (0–1) if known. */
+  progress(step: string, message: string, fraction?: number): void;
+  /** Aborts when the agent shuts down or the action's deadline passes. */
+  signal: AbortSignal;
+}
+
+/** How an action ended well: the VM's state after it, and what it produced (a clone's id, a proof, files). */
+export interface ActionOutcome {
+  state: VmState;
+  details?: ActionDetails;
+}
+
+/**
+ * An action that did not happen, or not fully: a code (`^[a-z][a-z0-9_.]{0,63}$`, e.g. `wrong_state`,
+ * `not_confirmed`, `aborted`) and a sentence a responder can act on ("web-01 did not stop within 5 s: it was killed").
+ */
+export class ActionFailure extends AgentError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'ActionFailure';
+  }
 }
 
 /** What the agent's command line hands a driver; each driver reads the settings that concern it. */
 export interface DriverConfig {
   agentId: string;
+  /** The agent's data dir (locked to this agent): a driver may keep its own state in `<dataDir>/<kind>/`. */
+  dataDir?: string;
   /** Number of VMs to simulate (sim only). */
   vms: number;
   /** Target threat events per second (sim only). */

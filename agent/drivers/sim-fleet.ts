@@ -93,10 +93,11 @@ export class SimFleet {
 
   /**
    * Replaces an ephemeral VM with a fresh one in the same slot, as a CI system does with its runners; returns the
-   * old and the new VM, or undefined when the fleet has no ephemeral VM.
+   * old and the new VM, or undefined when the fleet has no ephemeral VM that `replaceable` lets go (a responder's
+   * frozen or isolated runner is kept: CI does not get to destroy what is under investigation).
    */
-  recycle(slotHint: number, time: string): { removed: SimVm; added: SimVm } | undefined {
-    const candidates = this.vms.filter((v) => v.role === 'build');
+  recycle(slotHint: number, time: string, replaceable: (vm: SimVm) => boolean = () => true): { removed: SimVm; added: SimVm } | undefined {
+    const candidates = this.vms.filter((v) => v.role === 'build' && replaceable(v));
     if (candidates.length === 0) return undefined;
     const removed = candidates[slotHint % candidates.length]!;
     const spec = ROLES.find((r) => r.role === removed.role)!;

@@ -1,11 +1,17 @@
 // The `sim` driver: a simulated hypervisor host with N micro-VMs, benign background activity and scripted attacks
-// (sim-stories.ts), at a configurable rate: about 5 events/s for a demo, tens of thousands for load tests. The
-// default embedded lab of the cockpit, and the source of every event in the agent's tests.
+// (sim-stories.ts), at a configurable rate: about 5 events/s for a demo, tens of thousands for load tests; and all
+// seven actions, with believable timings and real effects on what the VMs emit (sim-actions.ts, sim-evidence.ts).
+// The default embedded lab of the cockpit, and the source of every event in the agent's tests.
 import { randomBytes } from 'node:crypto';
-import type { ThreatEvent } from '../../protocol/index.ts';
-import type { Driver, DriverConfig, DriverSink } from './driver.ts';
+import type { ActionKind, ActionParams, IsolationProof, ThreatEvent, Vm, VmNetwork } from '../../protocol/index.ts';
+import { ActionFailure, type ActionContext, type ActionOutcome, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
+import {
+  ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRunning, refuse, settle, type Condition,
+} from './lifecycle.ts';
+import { cloneNetworks, isolatedNetworks, pause, QUARANTINE_BRIDGE, shapeEvent, simIsolationProof, SIM_TIMINGS, stepMs } from './sim-actions.ts';
 import { backgroundFor, VARIANTS_PER_VM, type EventDraft } from './sim-background.ts';
 import { Rng, SimFleet, type SimVm } from './sim-fleet.ts';
+import { writeSimCapture } from './sim-evidence.ts';
 import { STORIES, type StoryStep } from './sim-stories.ts';
 
 export const SIM_VERSION = '1.0.0';
@@ -19,6 +25,8 @@ export interface SimScriptOptions {
   bootTime?: string;
   /** Told when an ephemeral VM is replaced, before any event about the new VM. */
   onRecycle?: (removed: SimVm, added: SimVm) => void;
+  /** Whether an ephemeral VM may be replaced now; by default any may. */
+  replaceable?: (vm: SimVm) => boolean;
 }
 
 /**
@@ -83,20 +91,44 @@ export class SimScript {
     return this.background[slot]![Math.floor(this.bgRng.next() * VARIANTS_PER_VM)]!;
   }
 
+  /** Gives a VM that is not in the fleet's slots (a clone) its share of background activity. */
+  addBackground(vm: SimVm): void {
+    this.background.push(backgroundFor(vm, this.bgRng, this.options.agentId));
+  }
+
   private recycle(): void {
     const time = new Date().toISOString();
-    const change = this.fleet.recycle(this.recycles++, time);
+    const change = this.fleet.recycle(this.recycles++, time, this.options.replaceable);
     if (!change) return;
     this.background[change.added.slot] = backgroundFor(change.added, this.bgRng, this.options.agentId);
     this.options.onRecycle?.(change.removed, change.added);
   }
 }
 
-/** Plays a SimScript in real time: ticks that emit rate × elapsed events as one batch each. */
+/** Events kept for a seizure's `events.jsonl` (across the fleet; a seized VM's share is filtered from it). */
+const RECENT_EVENTS = 8192;
+/** Hypervisor-log lines kept per VM. */
+const LOG_LINES = 200;
+
+/** What the sim keeps about a VM beyond its wire view. */
+interface SimVmExtra {
+  /** Networks to restore on release: where the VM was before it was isolated (a clone: its origin's). */
+  home?: VmNetwork[];
+  /** The VM's hypervisor log, oldest first. */
+  log: string[];
+  /** Clones made of it, in order. */
+  clones: SimVm[];
+}
+
+/**
+ * Plays a SimScript in real time: ticks that emit rate × elapsed events as one batch each. Acts on its VMs by the
+ * shared lifecycle (lifecycle.ts), with believable timings and real effects on what the VMs emit (sim-actions.ts),
+ * and writes real capture files on seize (sim-evidence.ts).
+ */
 class SimDriver implements Driver {
   readonly kind = 'sim';
   readonly version = SIM_VERSION;
-  readonly actions = [] as const;
+  readonly actions = ACTION_KINDS;
   private script: SimScript | undefined;
   private sink: DriverSink | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -108,6 +140,17 @@ class SimDriver implements Driver {
   // Event ids must stay unique across restarts of the same seed, so a per-run prefix is part of them.
   private readonly runId = randomBytes(4).toString('hex');
   private behindNoted = false;
+  /** Every VM by id, the fleet's and the clones. */
+  private readonly byId = new Map<string, SimVm>();
+  private readonly extra = new Map<string, SimVmExtra>();
+  private readonly clones: SimVm[] = [];
+  /** VMs an action runs on now (never recycled under it). */
+  private readonly acting = new Set<string>();
+  /** True once any VM is not plainly running or has a clone: only then does each event need a look-up. */
+  private shaping = false;
+  private readonly recent: ThreatEvent[] = [];
+  private recentAt = 0;
+  private cloneCounter = 0;
 
   constructor(private readonly config: DriverConfig) {}
 
@@ -121,10 +164,16 @@ class SimDriver implements Driver {
       onRecycle: (removed, added) => {
         // Whatever this tick produced so far concerns the old fleet: deliver it before the fleet changes.
         this.flush();
+        this.byId.delete(removed.vm.id);
+        this.extra.delete(removed.vm.id);
+        this.byId.set(added.vm.id, added);
         sink.vmRemoved(removed.vm.id);
         sink.vmChanged(added.vm);
       },
+      // A CI runner a responder froze, isolated, cloned or acts on stays: it is under investigation.
+      replaceable: (v) => v.vm.state === 'running' && !this.acting.has(v.vm.id) && (this.extra.get(v.vm.id)?.clones.length ?? 0) === 0,
     });
+    for (const v of this.script.fleet.vms) this.byId.set(v.vm.id, v);
     if (this.config.rate <= 0) return;
     // 10 ms ticks at load-test rates (batches of rate/100); at demo rates a tick per event or so.
     this.interval = Math.min(250, Math.max(10, Math.floor(1000 / this.config.rate)));
@@ -138,8 +187,190 @@ class SimDriver implements Driver {
     this.sink = undefined;
   }
 
-  listVms() {
-    return (this.script?.fleet.vms ?? []).map((v) => v.vm);
+  listVms(): Vm[] {
+    return [...(this.script?.fleet.vms ?? []), ...this.clones].map((v) => v.vm);
+  }
+
+  getVm(vmId: string): Vm | undefined {
+    return this.byId.get(vmId)?.vm;
+  }
+
+  async act(vmId: string, kind: ActionKind, ctx: ActionContext): Promise<ActionOutcome> {
+    const sv = this.byId.get(vmId);
+    if (!sv || !this.sink) throw new ActionFailure('unknown_vm', `There is no VM "${vmId}" on this simulated host.`);
+    const origin = sv.vm.cloneOf ? this.byId.get(sv.vm.cloneOf)?.vm : undefined;
+    // The agent checked this before accepting; the sim's own view is the truth if anything changed since.
+    const refusal = refuse(sv.vm, kind, ctx.params, origin ? { origin } : {});
+    if (refusal) throw new ActionFailure(refusal.code, refusal.message);
+    if (this.acting.has(vmId)) throw new ActionFailure('busy', `${sv.vm.name} is busy with another action.`);
+    this.acting.add(vmId);
+    try {
+      this.logLine(sv, `${kind} asked by ${ctx.actor.name}${ctx.reason ? `: ${ctx.reason}` : ''} (request ${ctx.requestId})`);
+      const outcome = await this.carryOut(sv, kind, ctx);
+      this.logLine(sv, `${kind} done: ${outcome.state}`);
+      return outcome;
+    } catch (err) {
+      this.logLine(sv, `${kind} failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    } finally {
+      this.acting.delete(vmId);
+    }
+  }
+
+  private async carryOut(sv: SimVm, kind: ActionKind, ctx: ActionContext): Promise<ActionOutcome> {
+    const { signal, progress, params } = ctx;
+    const name = sv.vm.name;
+    switch (kind) {
+      case 'terminate':
+        progress('quit', `Stopping ${name} for good (simulated quit)`);
+        await pause(stepMs(SIM_TIMINGS.quit), signal);
+        // The process is gone, and its NICs with it.
+        sv.vm = { ...sv.vm, networks: (sv.vm.networks ?? []).map((n) => ({ ...n, link: 'down' as const })) };
+        this.settle(sv, kind, params);
+        return { state: sv.vm.state, details: { killed: false } };
+      case 'freeze':
+      case 'resume':
+        progress(kind === 'freeze' ? 'stop' : 'cont', `${kind === 'freeze' ? 'Pausing' : 'Resuming'} every vCPU of ${name} (simulated ${kind === 'freeze' ? 'stop' : 'cont'})`);
+        await pause(stepMs(SIM_TIMINGS.stopOrCont), signal);
+        this.settle(sv, kind, params);
+        return { state: sv.vm.state };
+      case 'isolate':
+        return this.isolate(sv, ctx);
+      case 'release': {
+        const home = this.extraOf(sv).home ?? (sv.vm.networks ?? []).map((n) => ({ ...n, link: 'up' as const }));
+        progress('release', `Restoring ${name}'s network attachment (simulated)`);
+        await pause(stepMs(SIM_TIMINGS.setLink), signal);
+        sv.vm = { ...sv.vm, networks: home.map((n) => ({ ...n })) };
+        delete this.extraOf(sv).home;
+        this.settle(sv, kind, params);
+        return { state: sv.vm.state };
+      }
+      case 'clone':
+        return this.cloneVm(sv, ctx);
+      case 'seize':
+        return this.seize(sv, ctx);
+    }
+  }
+
+  private async isolate(sv: SimVm, ctx: ActionContext): Promise<ActionOutcome> {
+    const { signal, progress, params } = ctx;
+    const mode = isolationMode('isolate', params);
+    const home = (sv.vm.networks ?? []).map((n) => ({ ...n }));
+    progress(mode === 'cut' ? 'set-link' : 'move-tap', mode === 'cut'
+      ? `Taking the links of ${sv.vm.name} down (simulated set_link); it keeps running`
+      : `Moving the taps of ${sv.vm.name} to the quarantine bridge ${QUARANTINE_BRIDGE} (simulated); it keeps running`);
+    await pause(stepMs(mode === 'cut' ? SIM_TIMINGS.setLink : SIM_TIMINGS.moveTap), signal);
+    const networks = isolatedNetworks(home, mode);
+    sv.vm = { ...sv.vm, networks };
+    this.extraOf(sv).home = home;
+    progress('verify', 'Checking the isolation: link state, bridge membership, a probe from outside (modelled)');
+    await pause(stepMs(SIM_TIMINGS.verify), signal);
+    const at = new Date().toISOString();
+    const proof = simIsolationProof(sv.vm, networks, home, mode, at);
+    this.settle(sv, 'isolate', params, proof);
+    return { state: sv.vm.state, details: { mode, isolation: proof } };
+  }
+
+  private async cloneVm(origin: SimVm, ctx: ActionContext): Promise<ActionOutcome> {
+    const { signal, progress, params } = ctx;
+    const network = params.network ?? 'none';
+    const name = origin.vm.name;
+    progress('save-state', `Pausing ${name} briefly and saving its memory and device state (simulated migrate to a file)`, 0.1);
+    await pause(stepMs(SIM_TIMINGS.cloneSave), signal);
+    progress('disk', `Copying the disk of ${name} for the clone (simulated)`, 0.5);
+    await pause(stepMs(SIM_TIMINGS.cloneDisk), signal);
+    progress('start', `Starting the clone from the saved state, its NIC ${network === 'honeypot' ? `on ${QUARANTINE_BRIDGE}` : 'on no network'} with its link down`, 0.7);
+    await pause(stepMs(SIM_TIMINGS.cloneStart), signal);
+    const n = ++this.cloneCounter;
+    const at = new Date().toISOString();
+    const home = this.extraOf(origin).home ?? (origin.vm.networks ?? []);
+    const networks = cloneNetworks(origin.vm.networks ?? [], network);
+    const proof = simIsolationProof({ name: `${name}-clone-${n}` }, networks, home, network === 'honeypot' ? 'honeypot' : 'cut', at);
+    const condition = cloneCondition(params, at, proof);
+    const { busy: _busy, isolation: _isolation, ...base } = origin.vm;
+    const vm: Vm = {
+      ...base,
+      id: `${origin.vm.id.slice(0, 100)}-c${n}`,
+      name: `${name.slice(0, 230)}-clone-${n}`,
+      cloneOf: origin.vm.id,
+      networks,
+      tags: [...(origin.vm.tags ?? []).filter((t) => t !== 'clone').slice(0, 63), 'clone'],
+      since: at,
+      state: condition.state,
+    };
+    if (condition.isolation) vm.isolation = condition.isolation;
+    const clone: SimVm = { vm, role: origin.role, ip: origin.ip, net: origin.net, slot: -1 };
+    this.byId.set(vm.id, clone);
+    this.extra.set(vm.id, { home: home.map((h) => ({ ...h, link: 'up' as const })), log: [...this.extraOf(origin).log], clones: [] });
+    this.logLine(clone, `started as a clone of ${name} (${origin.vm.id}), isolated (${condition.isolation?.mode}), link down`);
+    this.clones.push(clone);
+    this.extraOf(origin).clones.push(clone);
+    this.script?.addBackground(clone);
+    this.shaping = true;
+    this.sink?.vmChanged(vm);
+    progress('resume-origin', `${name} carries on as it was`, 1);
+    return { state: origin.vm.state, details: { cloneVmId: vm.id, mode: condition.isolation?.mode ?? 'cut', isolation: proof } };
+  }
+
+  private async seize(sv: SimVm, ctx: ActionContext): Promise<ActionOutcome> {
+    const { signal, progress, params } = ctx;
+    const startedAt = new Date().toISOString();
+    const seizing = during(sv.vm, 'seize')!;
+    const wasFrozen = !isRunning(sv.vm.state);
+    this.apply(sv, seizing);
+    try {
+      progress('freeze', wasFrozen ? `${sv.vm.name} is frozen already` : `Freezing ${sv.vm.name} (simulated stop) so memory and disk hold still`, 0.02);
+      if (!wasFrozen) await pause(stepMs(SIM_TIMINGS.stopOrCont), signal);
+      const files = await writeSimCapture({
+        dir: ctx.workDir, vm: sv.vm, agentId: this.config.agentId, hypervisorVersion: SIM_VERSION, requestId: ctx.requestId,
+        actor: ctx.actor, reason: ctx.reason, params, startedAt, events: this.recentOf(sv.vm.id), log: this.extraOf(sv).log,
+        signal, progress,
+      });
+      this.settle(sv, 'seize', params);
+      return { state: sv.vm.state, details: { captureId: ctx.requestId, files } };
+    } catch (err) {
+      // The VM was frozen by the first step and stays so: a half-made capture must not let the attacker run on.
+      this.apply(sv, { state: 'frozen', ...(sv.vm.isolation ? { isolation: sv.vm.isolation } : {}) });
+      throw err;
+    }
+  }
+
+  /** Applies the lifecycle's condition after `kind` and tells the sink. */
+  private settle(sv: SimVm, kind: ActionKind, params: ActionParams, proof?: IsolationProof): void {
+    const at = new Date().toISOString();
+    this.apply(sv, settle(sv.vm, kind, proof ? { at, params, proof } : { at, params }));
+  }
+
+  private apply(sv: SimVm, condition: Condition): void {
+    const at = new Date().toISOString();
+    sv.vm = applyCondition(sv.vm, condition, at);
+    this.shaping = this.clones.length > 0 || [...this.byId.values()].some((v) => v.vm.state !== 'running');
+    this.sink?.vmChanged(sv.vm);
+  }
+
+  private extraOf(sv: SimVm): SimVmExtra {
+    let e = this.extra.get(sv.vm.id);
+    if (!e) {
+      e = { log: [`${sv.vm.since ?? new Date().toISOString()} sim: ${sv.vm.name} (${sv.vm.id}) started: ${sv.vm.image ?? 'unknown image'}, ${sv.vm.memoryMiB ?? '?'} MiB, ${sv.vm.vcpus ?? '?'} vCPU(s)`], clones: [] };
+      this.extra.set(sv.vm.id, e);
+    }
+    return e;
+  }
+
+  private logLine(sv: SimVm, line: string): void {
+    const log = this.extraOf(sv).log;
+    log.push(`${new Date().toISOString()} sim: ${line}`);
+    if (log.length > LOG_LINES) log.splice(1, log.length - LOG_LINES);
+  }
+
+  private recentOf(vmId: string): ThreatEvent[] {
+    const n = this.recent.length;
+    const out: ThreatEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = this.recent[(this.recentAt + i) % n]!;
+      if (e.vmId === vmId) out.push(e);
+    }
+    return out;
   }
 
   private tick(): void {
@@ -162,10 +393,38 @@ class SimDriver implements Driver {
     // One timestamp per tick: every event of the batch is produced in this millisecond.
     const time = new Date().toISOString();
     for (let i = 0; i < count; i++) {
-      const draft = script.next();
-      this.pending.push({ id: `${this.runId}-${(this.counter++).toString(36)}`, time, ...draft });
+      const event: ThreatEvent = { id: `${this.runId}-${(this.counter++).toString(36)}`, time, ...script.next() };
+      if (this.shaping) this.shape(event, 0);
+      else this.emit(event);
     }
     this.flush();
+  }
+
+  /** Emits the event as its VM's condition lets it be seen, and the attacker's story on in each clone of the VM. */
+  private shape(event: ThreatEvent, depth: number): void {
+    const sv = this.byId.get(event.vmId);
+    if (!sv) {
+      this.emit(event);
+      return;
+    }
+    const seen = shapeEvent(event, sv.vm);
+    if (seen) this.emit(seen);
+    // The clone holds the attacker's processes too: a scripted step in the origin happens in every copy, contained.
+    if (event.scenario === 'background' || depth > 8) return;
+    const clones = this.extra.get(sv.vm.id)?.clones;
+    if (!clones) return;
+    for (const [i, c] of clones.entries()) {
+      this.shape({ ...event, id: `${event.id}.c${i + 1}`, vmId: c.vm.id, vmName: c.vm.name }, depth + 1);
+    }
+  }
+
+  private emit(event: ThreatEvent): void {
+    this.pending.push(event);
+    if (this.recent.length < RECENT_EVENTS) this.recent.push(event);
+    else {
+      this.recent[this.recentAt] = event;
+      this.recentAt = (this.recentAt + 1) % RECENT_EVENTS;
+    }
   }
 
   private flush(): void {

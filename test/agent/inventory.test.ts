@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ActionKind, ThreatEvent, Vm } from '../../protocol/index.ts';
 import { startAgent } from '../../agent/agent.ts';
-import type { Driver, DriverSink } from '../../agent/drivers/driver.ts';
+import { ActionFailure, type Driver, type DriverSink } from '../../agent/drivers/driver.ts';
 import { BOUNDED, cleanup, tempDir, TestCockpit, TOKEN } from './helpers.ts';
 
 /** A driver whose host changes only when the test says so. */
@@ -23,6 +23,12 @@ class ScriptedDriver implements Driver {
   }
   listVms() {
     return this.vms;
+  }
+  getVm(vmId: string) {
+    return this.vms.find((v) => v.id === vmId);
+  }
+  async act(): Promise<never> {
+    throw new ActionFailure('unsupported', 'This scripted driver carries out no actions.');
   }
 }
 

@@ -40,7 +40,8 @@ test('subscribing since 0 to an agent with --retain 200 yields a gap for the los
 
 test('subscribing from inside the kept range gets no gap', BOUNDED, async (t) => {
   const dir = tempDir(t);
-  const agent = await spawnAgent(t, agentArgs(dir, ['--rate', '2000', '--retain', '200']));
+  // 2,000 kept at 2,000/s: a second of slack for the second cockpit to subscribe, even on a loaded CI machine.
+  const agent = await spawnAgent(t, agentArgs(dir, ['--rate', '2000', '--retain', '2000']));
   const cockpit = await TestCockpit.open(t, agent.ready.url);
   await sleep(600);
   cockpit.send({ type: 'subscribe', since: 0 });

@@ -93,6 +93,21 @@ describe('protocol examples', () => {
     assert.equal(subscribed.latestSeq, hello.latestSeq);
     assert.deepEqual([gap.from, gap.to], [subscribe.since + 1, hello.oldestSeq - 1]);
     assert.ok(vmIds.has(example<{ vmId: string }>('wire/vm-removed.json').vmId));
+
+    // The actions name VMs of the inventory; each answer names an action's request id and VM.
+    const actions = EXAMPLES.filter((e) => /^wire\/action-[a-z]+\.json$/.test(e.file) && e.roots.includes('client'))
+      .map((e) => example<{ requestId: string; vmId: string; kind: string }>(e.file));
+    for (const a of actions) assert.ok(vmIds.has(a.vmId), `${a.vmId} is in the inventory`);
+    const byId = new Map(actions.map((a) => [a.requestId, a]));
+    for (const file of ['wire/action-accepted.json', 'wire/action-progress.json', 'wire/action-result-isolate.json', 'wire/action-result-clone.json', 'wire/action-result-seize.json']) {
+      const m = example<{ requestId: string; vmId?: string; kind?: string }>(file);
+      const asked = byId.get(m.requestId);
+      assert.ok(asked, `${file} answers an example action`);
+      if (m.vmId !== undefined) assert.deepEqual([m.vmId, m.kind], [asked.vmId, asked.kind], file);
+    }
+    const clone = example<{ details: { cloneVmId: string } }>('wire/action-result-clone.json');
+    assert.ok(!vmIds.has(clone.details.cloneVmId), 'a clone is a new VM');
+    assert.ok(vmIds.has(example<{ vmId: string }>('wire/action-rejected.json').vmId));
   });
 });
 
@@ -147,12 +162,29 @@ describe('protocol/README.md', () => {
 
     const [subscribe, ...rest] = cockpitFrames;
     assert.ok(subscribe?.ok && subscribe.value.type === 'subscribe');
-    assert.equal(rest.length, 1, 'one more cockpit frame: the reserved type');
-    const reserved = rest[0]!;
-    assert.ok(!reserved.ok);
+    const reserved = rest.pop()!;
+    assert.ok(!reserved.ok, 'the last cockpit frame is of a reserved type');
     assert.equal(reserved.error.code, 'unknown_type');
     const answer = agentFrames.find((m) => m.type === 'error');
     assert.deepEqual(answer, reserved.error, 'the agent answers with exactly the decoder\'s error');
+
+    // Every action is answered, with its request id: accepted then a result, a replayed result, or a refusal.
+    const actions = rest.map((r) => {
+      assert.ok(r.ok && r.value.type === 'action', 'the other cockpit frames are valid actions');
+      return r.value;
+    });
+    assert.ok(actions.length >= 2, 'the session shows actions');
+    const about = (id: string) => agentFrames.filter((m) => 'requestId' in m && m.requestId === id);
+    for (const id of new Set(actions.map((a) => a.requestId))) {
+      const frames = about(id);
+      const sent = actions.filter((a) => a.requestId === id).length;
+      const firsts = frames.filter((m) => m.type === 'action.accepted' || m.type === 'action.rejected' || (m.type === 'action.result' && m.replayed));
+      assert.equal(firsts.length, sent, `${id}: one answer per time it was sent`);
+      const accepted = frames.findIndex((m) => m.type === 'action.accepted');
+      const result = frames.findIndex((m) => m.type === 'action.result' && !m.replayed);
+      if (accepted >= 0) assert.ok(result > accepted, `${id}: a result follows its acceptance`);
+      assert.ok(frames.filter((m) => m.type === 'action.result' && !m.replayed).length <= 1, `${id}: it ran at most once`);
+    }
   });
 
   test('the sentences it quotes in the error table are what the decoders say', () => {

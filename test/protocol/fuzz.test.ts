@@ -12,9 +12,10 @@ const RUNS = 150;
 const KNOWN_CODES = new Set(['bad_json', 'bad_message', 'unknown_type', 'too_large']);
 /** The message types each entry point knows (the snapshot has no type); any other string type is unknown_type. */
 const KNOWN_TYPES: Record<Root, readonly string[] | undefined> = {
-  agent: ['hello', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error'],
-  client: ['subscribe', 'error'],
-  push: ['events', 'agents', 'vms'],
+  agent: ['hello', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error', 'action.accepted', 'action.rejected',
+    'action.progress', 'action.result'],
+  client: ['subscribe', 'error', 'action'],
+  push: ['events', 'agents', 'vms', 'action'],
   snapshot: undefined,
   shell: ['call', 'reply', 'push'],
 };
@@ -125,10 +126,11 @@ const hostileValue = fc.oneof(
   fc.string({ unit: codeUnit, minLength: 65, maxLength: 400 }),
 );
 
-/** The type values that matter: every known one, the reserved ones, and noise. */
+/** The type values that matter: every known one, a reserved one, and noise. */
 const typeValue = fc.oneof(
   fc.constantFrom('hello', 'subscribe', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error', 'events',
-    'agents', 'vms', 'call', 'reply', 'push', 'action', 'console.open', '__proto__', 'constructor', ''),
+    'agents', 'vms', 'call', 'reply', 'push', 'action', 'action.accepted', 'action.rejected', 'action.progress', 'action.result',
+    'console.open', '__proto__', 'constructor', ''),
   fc.jsonValue({ maxDepth: 1 }),
 );
 
@@ -194,7 +196,8 @@ const messageLike = fc.record({
   rest: fc.dictionary(
     fc.constantFrom('id', 'seq', 'since', 'latestSeq', 'oldestSeq', 'event', 'vm', 'vms', 'vmId', 'from', 'to', 'reason',
       'code', 'message', 'ref', 'events', 'agents', 'agentId', 'full', 'removed', 'method', 'params', 'ok', 'result',
-      'error', 'push', 'protocol', 'agent', 'hypervisor', 'capabilities', 'actions', 'time'),
+      'error', 'push', 'protocol', 'agent', 'hypervisor', 'capabilities', 'actions', 'time', 'requestId', 'kind', 'actor',
+      'step', 'fraction', 'at', 'state', 'details', 'startedAt', 'finishedAt', 'replayed', 'action'),
     fc.jsonValue({ maxDepth: 3 }),
     { maxKeys: 8 },
   ),
@@ -284,7 +287,8 @@ describe('hostile structure', () => {
       const r = DECODERS[root](deep);
       assert.ok(!r.ok && r.error.code === 'bad_message');
     }
-    const hello = JSON.stringify(example('wire/hello.json')).replace('"capabilities":["events","inventory"]', `"capabilities":[${deep},${deep}]`);
+    const hello = JSON.stringify(example('wire/hello.json')).replace('"capabilities":["events","inventory","actions"]', `"capabilities":[${deep},${deep}]`);
+    assert.ok(hello.length > 2 * n, 'the deep value is in');
     const r = DECODERS.agent(hello);
     assert.ok(!r.ok && r.error.code === 'bad_message');
   });

@@ -180,6 +180,53 @@ for (const root of ['agent', 'client'] as const) {
   bad(root, ER, 'error without message', [del('message')], 'bad_message', ['"message"']);
 }
 
+// --- actions (cockpit → agent, and the agent's answers) ----------------------------------------------------------------
+const A = 'wire/action-isolate.json';
+const AREF = 'act-01KB8Z4A';
+bad('client', A, 'action with a request id of 7 characters', [set('requestId', 'req-123')], 'bad_message', [`'/requestId'`, 'pattern'], AREF);
+bad('client', A, 'action with a space in its request id', [set('requestId', 'req 01KB8Z4A7Q2M')], 'bad_message', [`'/requestId'`, 'pattern'], AREF);
+bad('client', A, 'action of an unknown kind', [set('kind', 'reboot')], 'bad_message', [`'/kind'`, 'must be one of terminate, freeze'], AREF);
+bad('client', A, 'action without actor', [del('actor')], 'bad_message', ['the message lacks the required field "actor"'], AREF);
+bad('client', A, 'action whose actor has no name', [del('actor.name')], 'bad_message', [`'/actor'`, '"name"'], AREF);
+bad('client', A, 'action without params', [del('params')], 'bad_message', ['"params"'], AREF);
+bad('client', A, 'action with a param cordon.v1 lacks', [set('params.force', true)], 'bad_message', [`'/params'`, '("force")'], AREF);
+bad('client', A, 'isolate in mode "airgap"', [set('params.mode', 'airgap')], 'bad_message', [`'/params/mode'`, 'cut, honeypot'], AREF);
+bad('client', A, 'action on a VM id with a path', [set('vmId', '../etc')], 'bad_message', [`'/vmId'`, 'pattern'], AREF);
+bad('client', A, 'action with a reason of 2049 characters', [set('reason', long(2049))], 'bad_message', [`'/reason'`, 'more than 2048'], AREF);
+const AS = 'wire/action-seize.json';
+bad('client', AS, 'seize without a reason', [set('reason', '')], 'bad_message', [`'/reason'`, 'fewer than 1 characters']);
+bad('client', AS, 'terminate without a reason', [set('kind', 'terminate'), set('params', {}), set('reason', '')], 'bad_message', [`'/reason'`, 'fewer than 1 characters']);
+const AA = 'wire/action-accepted.json';
+bad('agent', AA, 'accepted without at', [del('at')], 'bad_message', ['"at"']);
+bad('agent', AA, 'accepted with replayed "yes"', [set('replayed', 'yes')], 'bad_message', [`'/replayed'`, 'must be boolean']);
+const AR = 'wire/action-rejected.json';
+bad('agent', AR, 'rejected with a code cordon.v1 lacks', [set('code', 'forbidden')], 'bad_message', [`'/code'`, 'unknown_vm, wrong_state, unsupported, bad_params, busy, request_conflict']);
+bad('agent', AR, 'rejected without a message', [del('message')], 'bad_message', ['"message"']);
+bad('agent', AR, 'rejected with state "paused"', [set('state', 'paused')], 'bad_message', [`'/state'`, 'running, frozen']);
+const AP = 'wire/action-progress.json';
+bad('agent', AP, 'progress with a fraction of 1.5', [set('fraction', 1.5)], 'bad_message', [`'/fraction'`, '<= 1']);
+bad('agent', AP, 'progress with a step in capitals', [set('step', 'Memory')], 'bad_message', [`'/step'`, 'pattern']);
+bad('agent', AP, 'progress with a message of 1025 characters', [set('message', long(1025))], 'bad_message', [`'/message'`, 'more than 1024']);
+const ARS = 'wire/action-result-seize.json';
+bad('agent', ARS, 'result without finishedAt', [del('finishedAt')], 'bad_message', ['"finishedAt"']);
+bad('agent', ARS, 'failed result without an error', [set('ok', false)], 'bad_message', ['"error"']);
+bad('agent', ARS, 'captured file with an upper-case SHA-256', [set('details.files.0.sha256', long(64, 'A'))], 'bad_message', [`'/details/files/0/sha256'`, 'pattern']);
+bad('agent', ARS, 'captured file with a SHA-1 of 39 digits', [set('details.files.0.sha1', long(39, 'a'))], 'bad_message', [`'/details/files/0/sha1'`, 'pattern']);
+bad('agent', ARS, 'captured file of size -1', [set('details.files.0.size', -1)], 'bad_message', [`'/details/files/0/size'`, '>= 0']);
+bad('agent', ARS, 'captured file of role "swap"', [set('details.files.0.role', 'swap')], 'bad_message', [`'/details/files/0/role'`, 'memory, disk']);
+bad('agent', ARS, 'details with a field cordon.v1 lacks', [set('details.signature', 'x')], 'bad_message', [`'/details'`, '("signature")']);
+const ARI = 'wire/action-result-isolate.json';
+bad('agent', ARI, 'isolation check without detail', [del('details.isolation.checks.0.detail')], 'bad_message', [`'/details/isolation/checks/0'`, '"detail"']);
+bad('agent', ARI, 'isolation proof with ok "yes"', [set('details.isolation.ok', 'yes')], 'bad_message', [`'/details/isolation/ok'`, 'must be boolean']);
+bad('agent', 'wire/action-result-failed.json', 'error code in capitals', [set('error.code', 'AGENT_RESTARTED')], 'bad_message', [`'/error/code'`, 'pattern']);
+bad('agent', V, 'vm isolated in mode "airgap"', [set('vm.isolation', { mode: 'airgap', since: '2026-11-23T10:14:32.004Z' })], 'bad_message', [`'/vm/isolation/mode'`, 'cut, honeypot']);
+bad('agent', V, 'vm busy with 65 characters', [set('vm.busy', long(65))], 'bad_message', [`'/vm/busy'`, 'more than 64']);
+raw('agent', 'an action sent by an agent', exampleText(A), 'unknown_type', ['its "type" is not one this peer knows'], { ref: AREF, about: 'agent:action' });
+raw('client', 'an action result sent by a cockpit', exampleText(ARS), 'unknown_type', ['its "type" is not one this peer knows'], { about: 'client:action.result' });
+const PAC = 'cockpit/push-action.json';
+bad('push', PAC, 'action push in phase "pending"', [set('action.phase', 'pending')], 'bad_message', [`'/action/phase'`, 'sending, accepted']);
+bad('push', PAC, 'action push without its record', [del('action')], 'bad_message', ['"action"']);
+
 // --- cockpit pushes, snapshot, browser shell --------------------------------------------------------------------------
 const PE = 'cockpit/push-events.json';
 bad('push', PE, 'events push with seq 0', [set('events.0.seq', 0)], 'bad_message', [`'/events/0/seq'`, '>= 1']);
@@ -214,8 +261,7 @@ bad('shell', SP, 'push of an unknown kind inside a shell push', [set('push.type'
 bad('shell', SP, 'push whose VM has no state', [del('push.vms.0.state')], 'bad_message', [`'/push/vms/0'`, '"state"']);
 
 // --- the envelope, for every entry point -------------------------------------------------------------------------------
-const RESERVED = ['action', 'action.accepted', 'action.rejected', 'action.progress', 'action.result', 'console.open',
-  'console.resize', 'console.close', 'console.pause', 'console.resume'];
+const RESERVED = ['console.open', 'console.resize', 'console.close', 'console.pause', 'console.resume', 'evidence.chunk'];
 for (const root of ROOTS) {
   if (root !== 'snapshot') {
     raw(root, 'no type', '{"since":0}', 'bad_message', ['the message lacks the required field "type"'], { about: `${root}:envelope` });
@@ -261,7 +307,8 @@ describe('invalid messages', () => {
   test('every message type has invalid cases', () => {
     const about = new Set(cases.map((c) => c.about));
     const expected = ['agent:hello', 'agent:inventory', 'agent:subscribed', 'agent:event', 'agent:gap', 'agent:vm',
-      'agent:vm.removed', 'agent:error', 'client:subscribe', 'client:error', 'push:events', 'push:agents', 'push:vms',
+      'agent:vm.removed', 'agent:error', 'agent:action.accepted', 'agent:action.rejected', 'agent:action.progress',
+      'agent:action.result', 'client:subscribe', 'client:error', 'client:action', 'push:events', 'push:agents', 'push:vms', 'push:action',
       'snapshot:cockpit/snapshot.json', 'shell:call', 'shell:reply', 'shell:push'];
     for (const a of expected) assert.ok(about.has(a), `invalid cases for ${a}`);
   });

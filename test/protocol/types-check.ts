@@ -15,15 +15,32 @@ import type vm from '../../protocol/examples/wire/vm.json';
 import type vmRemoved from '../../protocol/examples/wire/vm-removed.json';
 import type error from '../../protocol/examples/wire/error.json';
 import type errorTooLarge from '../../protocol/examples/wire/error-too-large.json';
+import type actionIsolate from '../../protocol/examples/wire/action-isolate.json';
+import type actionClone from '../../protocol/examples/wire/action-clone.json';
+import type actionSeize from '../../protocol/examples/wire/action-seize.json';
+import type actionAccepted from '../../protocol/examples/wire/action-accepted.json';
+import type actionRejected from '../../protocol/examples/wire/action-rejected.json';
+import type actionProgress from '../../protocol/examples/wire/action-progress.json';
+import type actionResultIsolate from '../../protocol/examples/wire/action-result-isolate.json';
+import type actionResultClone from '../../protocol/examples/wire/action-result-clone.json';
+import type actionResultSeize from '../../protocol/examples/wire/action-result-seize.json';
+import type actionResultFailed from '../../protocol/examples/wire/action-result-failed.json';
 import type pushEvents from '../../protocol/examples/cockpit/push-events.json';
 import type pushAgents from '../../protocol/examples/cockpit/push-agents.json';
 import type pushVms from '../../protocol/examples/cockpit/push-vms.json';
+import type pushAction from '../../protocol/examples/cockpit/push-action.json';
 import type snapshot from '../../protocol/examples/cockpit/snapshot.json';
 import type shellCall from '../../protocol/examples/cockpit/shell-call.json';
 import type shellReply from '../../protocol/examples/cockpit/shell-reply.json';
 import type shellReplyError from '../../protocol/examples/cockpit/shell-reply-error.json';
 import type shellPush from '../../protocol/examples/cockpit/shell-push.json';
 import type {
+  ActionAcceptedMessage,
+  ActionMessage,
+  ActionProgressMessage,
+  ActionPush,
+  ActionRejectedMessage,
+  ActionResultMessage,
   AgentMessage,
   AgentsPush,
   ClientMessage,
@@ -86,9 +103,20 @@ export type ExamplesMatchTheirTypes = [
   Assert<Conforms<typeof vmRemoved, VmRemovedMessage>>,
   Assert<Conforms<typeof error, ErrorMessage>>,
   Assert<Conforms<typeof errorTooLarge, ErrorMessage>>,
+  Assert<Conforms<typeof actionIsolate, ActionMessage>>,
+  Assert<Conforms<typeof actionClone, ActionMessage>>,
+  Assert<Conforms<typeof actionSeize, ActionMessage>>,
+  Assert<Conforms<typeof actionAccepted, ActionAcceptedMessage>>,
+  Assert<Conforms<typeof actionRejected, ActionRejectedMessage>>,
+  Assert<Conforms<typeof actionProgress, ActionProgressMessage>>,
+  Assert<Conforms<typeof actionResultIsolate, ActionResultMessage>>,
+  Assert<Conforms<typeof actionResultClone, ActionResultMessage>>,
+  Assert<Conforms<typeof actionResultSeize, ActionResultMessage>>,
+  Assert<Conforms<typeof actionResultFailed, ActionResultMessage>>,
   Assert<Conforms<typeof pushEvents, EventsPush>>,
   Assert<Conforms<typeof pushAgents, AgentsPush>>,
   Assert<Conforms<typeof pushVms, VmsPush>>,
+  Assert<Conforms<typeof pushAction, ActionPush>>,
   Assert<Conforms<typeof snapshot, CockpitSnapshot>>,
   Assert<Conforms<typeof shellCall, ShellCall>>,
   Assert<Conforms<typeof shellReply, ShellReply>>,
@@ -103,14 +131,17 @@ export type TheCheckCatchesDrift = [
   Assert<Not<Conforms<typeof gap & { severity: string }, GapMessage>>>,
   Assert<Not<Conforms<Omit<typeof gap, 'from'> & { from: string }, GapMessage>>>,
   Assert<Not<Conforms<typeof eventC2 & { event: { score: number } }, EventMessage>>>,
+  Assert<Not<Conforms<typeof actionResultSeize & { details: { signature: string } }, ActionResultMessage>>>,
+  Assert<Not<Conforms<Omit<typeof actionIsolate, 'actor'>, ActionMessage>>>,
 ];
 
 /** The unions hold exactly the documented message types: a new one must reach the README and the tests. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
-  Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'>>,
-  Assert<Same<ClientMessage['type'], 'subscribe' | 'error'>>,
-  Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms'>>,
+  Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
+    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result'>>,
+  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action'>>,
+  Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
 
@@ -128,6 +159,10 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'vm':
     case 'vm.removed':
     case 'error':
+    case 'action.accepted':
+    case 'action.rejected':
+    case 'action.progress':
+    case 'action.result':
       return undefined;
     default: {
       const never: never = m;
