@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, defaultAgentId, type AgentOptions } from './agent.ts';
 import { driverNames } from './drivers/index.ts';
+import { createQemuDriver } from './drivers/qemu.ts';
 import { AgentError, systemCode } from './errors.ts';
 
 export const USAGE = `Usage: npm run agent -- --token-file FILE [options]
@@ -11,6 +12,7 @@ export const USAGE = `Usage: npm run agent -- --token-file FILE [options]
 Serves cordon.v1 (WebSocket) to Cordon cockpits: threat events and the VM inventory of this host.
 
   --driver NAME       hypervisor driver: ${driverNames().join(', ')} (default ${DEFAULTS.driver})
+  --config FILE       qemu: the VMs, their bridges, the quarantine bridge and the work folder (JSON)
   --listen HOST:PORT  address to listen on, port 0 for any free one (default ${DEFAULTS.host}:${DEFAULTS.port});
                       plain ws:// is served on loopback only until TLS lands
   --token-file FILE   file holding the bearer token cockpits must present (required)
@@ -44,6 +46,7 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
       allowPositionals: false,
       options: {
         driver: { type: 'string' },
+        config: { type: 'string' },
         listen: { type: 'string' },
         'token-file': { type: 'string' },
         'data-dir': { type: 'string' },
@@ -73,6 +76,12 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
   if (values.rate !== undefined) options.rate = number('--rate', values.rate, 0, 1_000_000);
   if (values.seed !== undefined) options.seed = integer('--seed', values.seed, 0, 2 ** 32 - 1);
   if (values.retain !== undefined) options.retain = integer('--retain', values.retain, 1, Number.MAX_SAFE_INTEGER);
+  if (options.driver === 'qemu') {
+    // The config file is the qemu driver's own setting: checked here, so a bad one is refused before anything runs.
+    options.driver = createQemuDriver({ agentId: options.agentId!, ...(values.config !== undefined ? { configFile: values.config } : {}) });
+  } else if (values.config !== undefined) {
+    throw new AgentError('bad_flag', `--config is read by the qemu driver only; drop it, or use --driver qemu.`);
+  }
   return { help: false, options };
 }
 

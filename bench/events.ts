@@ -1,13 +1,16 @@
 // `npm run bench:events`: sim agents (separate processes) → the fleet hub → the browser shell → the real renderer
 // in headless Debian Chromium. Prints sustained events/s with loss accounting, end-to-end latency (agent emit →
 // renderer store), the renderer's longest main-thread task, and its heap after the run.
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CockpitService } from '../main/cockpit-service.ts';
 import { FleetHub } from '../main/fleet/hub.ts';
 import { startBrowserShell } from '../main/browser-shell/server.ts';
 import { startAgentProcess, tempDir, writeToken, type RunningProcess } from '../test/helpers/processes.ts';
-import { buildRenderer, launchChromium, percentile, ROOT } from './lib.ts';
+import { Cdp, CdpPage } from './cdp.ts';
+import { cpuBetween, sampleCpu } from './cpu.ts';
+import { buildRenderer, percentile, ROOT } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,11 +29,13 @@ const MAX_SECONDS = Number(values['max-seconds']);
 
 const log = (s: string) => console.error(`bench:events: ${s}`);
 
-buildRenderer();
+// Profiling wants the functions' own names: the renderer is then built unminified.
+buildRenderer(values.profile ? ['--minify', 'false'] : []);
 const dir = tempDir('bench-events');
 const agents: (RunningProcess & { url: string; id: string })[] = [];
 const hub = new FleetHub({ windowSize: Number(values.window), link: { backfill: 0 } });
 let exitCode = 0;
+let browser: Cdp | undefined;
 try {
   log(`starting ${AGENTS} sim agents at ${RATE} events/s each (${AGENTS * RATE}/s in all)`);
   const tokenFile = writeToken(dir.path, 'bench-token');
@@ -41,57 +46,77 @@ try {
   }
   for (const a of agents) hub.addAgent({ agentId: a.id, label: a.id, url: a.url, token: 'bench-token' });
   const shell = await startBrowserShell({ service: new CockpitService(hub), rendererDir: join(ROOT, 'dist', 'renderer') });
-  const browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  // Driven over a bare DevTools pipe, not playwright: playwright's network instrumentation would copy every
+  // WebSocket frame into the browser's DevTools traffic (see cdp.ts).
+  browser = Cdp.launch();
+  const page = await CdpPage.open(browser, { width: 1600, height: 1000 });
   await page.goto(shell.loginUrl);
-  await page.waitForFunction((n) => Object.keys(window.__cordonProbe?.lastSeq ?? {}).length >= n, AGENTS, { timeout: 60_000 });
+  await page.waitFor(`Object.keys(window.__cordonProbe?.lastSeq ?? {}).length >= ${AGENTS}`, 60_000);
 
   type Poll = { received: number; latencyCount: number; samples: number[]; longMax: number; longCount: number };
-  const poll = (sinceCount: number) => page.evaluate((since): Poll => {
-    const p = window.__cordonProbe!;
+  const poll = (since: number) => page.evaluate<Poll>(`(() => {
+    const p = window.__cordonProbe;
     const ring = p.latency.samples;
-    const n = Math.min(p.latency.count - since, ring.length);
-    const samples: number[] = [];
-    for (let i = p.latency.count - n; i < p.latency.count; i++) samples.push(ring[i % ring.length]!);
+    const n = Math.min(p.latency.count - ${since}, ring.length);
+    const samples = [];
+    for (let i = p.latency.count - n; i < p.latency.count; i++) samples.push(ring[i % ring.length]);
     return { received: p.received, latencyCount: p.latency.count, samples, longMax: p.longTasks.maxMs, longCount: p.longTasks.count };
-  }, sinceCount);
+  })()`);
 
   // Warm-up: let the JIT and the first layouts settle before measuring.
   await new Promise((r) => setTimeout(r, 3000));
   if (values.profile) {
     // Where the renderer's main thread goes: a 5 s CPU profile, functions by self time.
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Profiler.enable');
-    await cdp.send('Profiler.start');
+    await page.send('Profiler.enable');
+    await page.send('Profiler.start');
+    await page.toWorkers('Profiler.enable');
+    await page.toWorkers('Profiler.start');
     const hubCpu = process.cpuUsage();
     await new Promise((r) => setTimeout(r, 5000));
     const used = process.cpuUsage(hubCpu);
-    const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] } };
-    const self = new Map<number, number>();
-    profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-    const byName = new Map<string, number>();
-    for (const n of profile.nodes) {
-      const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
-      byName.set(key, (byName.get(key) ?? 0) + (self.get(n.id) ?? 0));
+    const { profile } = await page.send<{ profile: CpuProfile }>('Profiler.stop');
+    console.error(`renderer main thread CPU profile (5 s), self time:\n${topSelfTime(profile)}`);
+    for (const { profile: p } of await page.toWorkers<{ profile: CpuProfile }>('Profiler.stop')) {
+      console.error(`renderer ingest worker CPU profile (5 s), self time:\n${topSelfTime(p)}`);
     }
-    const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 25);
-    console.error(`renderer CPU profile (5 s), self time:\n${top.map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n')}`);
     console.error(`hub + shell process CPU over those 5 s: ${((used.user + used.system) / 50_000).toFixed(0)}%`);
     // And by trace event (style, layout, paint, parse...) on the renderer's main thread, 3 s.
-    const events: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { data?: { frame?: string } } }[] = [];
-    cdp.on('Tracing.dataCollected', (d: { value: typeof events }) => { events.push(...d.value); });
-    const done = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
-    await cdp.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline', transferMode: 'ReportEvents' });
+    const events: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { data?: { frame?: string }; name?: string } }[] = [];
+    const offData = browser.on('Tracing.dataCollected', (d) => { events.push(...(d.value as typeof events)); });
+    const done = new Promise((r) => { const off = browser!.on('Tracing.tracingComplete', () => { off(); r(undefined); }); });
+    await browser.send('Tracing.start', { categories: 'toplevel,devtools.timeline,disabled-by-default-devtools.timeline', transferMode: 'ReportEvents' });
     await new Promise((r) => setTimeout(r, 3000));
-    await cdp.send('Tracing.end');
+    await browser.send('Tracing.end');
     await done;
-    const main = events.find((e) => e.name === 'TracingStartedInBrowser' || e.name === 'SetLayerTreeId');
-    void main;
-    const byEvent = new Map<string, number>();
-    for (const e of events) if (e.ph === 'X' && e.dur) byEvent.set(`${e.name} (tid ${e.tid})`, (byEvent.get(`${e.name} (tid ${e.tid})`) ?? 0) + e.dur);
-    console.error(`trace (3 s), total duration by event:\n${[...byEvent].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n')}`);
+    offData();
+    // Threads by name (CrRendererMain, DedicatedWorker thread, Compositor, VizCompositorThread...), not by number.
+    const threadName = new Map<string, string>();
+    for (const e of events) {
+      const name = (e.args as { name?: string } | undefined)?.name;
+      if (e.ph === 'M' && e.name === 'thread_name' && name !== undefined) threadName.set(`${e.pid}:${e.tid}`, name);
+    }
+    const byEvent = new Map<string, { us: number; n: number }>();
+    for (const e of events) {
+      if (e.ph !== 'X' || !e.dur) continue;
+      const key = `${e.name} (${threadName.get(`${e.pid}:${e.tid}`) ?? 'tid'} ${e.tid})`;
+      const t = byEvent.get(key) ?? { us: 0, n: 0 };
+      t.us += e.dur;
+      t.n += 1;
+      byEvent.set(key, t);
+    }
+    console.error(`trace (3 s), total duration by event (and how many):\n${[...byEvent].sort((a, b) => b[1].us - a[1].us).slice(0, 30).map(([k, t]) => `  ${(t.us / 1000).toFixed(0).padStart(6)} ms ${String(t.n).padStart(6)}×  ${k}`).join('\n')}`);
   }
+  const cpuRoots = [
+    ...agents.map((a) => ({ label: 'sim agents', pid: a.child.pid ?? -1 })),
+    { label: 'hub + shell (+ bench)', pid: process.pid, alone: true },
+    { label: 'chromium', pid: browser.pid, chromium: true },
+  ];
+  // The main thread's time by kind (script, style, layout, all tasks), as Chromium accounts it.
+  await page.send('Performance.enable', { timeDomain: 'threadTicks' });
+  const mainThread = async () => new Map((await page.send<{ metrics: { name: string; value: number }[] }>('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
   let last = await poll(Number.MAX_SAFE_INTEGER);
+  const mainBefore = await mainThread();
+  const cpuBefore = sampleCpu(cpuRoots);
   const start = { t: performance.now(), received: last.received, longMax: last.longMax };
   const latencies: number[] = [];
   const perSecond: number[] = [];
@@ -106,14 +131,23 @@ try {
   }
   const seconds = (performance.now() - start.t) / 1000;
   const applied = last.received - start.received;
+  const cpu = cpuBetween(cpuBefore, sampleCpu(cpuRoots), seconds);
+  const mainAfter = await mainThread();
+  const mainMs = (name: string) => Math.round((((mainAfter.get(name) ?? 0) - (mainBefore.get(name) ?? 0)) * 1000) / seconds);
+  const main = { taskMsPerS: mainMs('TaskDuration'), scriptMsPerS: mainMs('ScriptDuration'), styleMsPerS: mainMs('RecalcStyleDuration'), layoutMsPerS: mainMs('LayoutDuration'),
+    frames: Math.round((((mainAfter.get('LayoutCount') ?? 0) - (mainBefore.get('LayoutCount') ?? 0))) / seconds) };
 
   // Stop the sources, let what is in flight land, then account for every seq.
   for (const a of agents) await a.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 1500));
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('HeapProfiler.collectGarbage');
-  const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; totalSize: number };
-  const probe = await page.evaluate(() => ({ ...window.__cordonProbe!, latency: undefined }));
+  // The ingest worker holds the event window and does most of the work: its heap counts with the page's.
+  await page.send('HeapProfiler.collectGarbage');
+  const pageHeap = await page.send<{ usedSize: number }>('Runtime.getHeapUsage');
+  await page.toWorkers('HeapProfiler.collectGarbage');
+  const workerHeap = (await page.toWorkers<{ usedSize: number }>('Runtime.getHeapUsage')).reduce((n, h) => n + h.usedSize, 0);
+  const heap = { usedSize: pageHeap.usedSize + workerHeap };
+  type Probe = { received: number; missing: number; skipped: number; invalid: number; windowLength: number; lastSeq: Record<string, number> };
+  const probe = await page.evaluate<Probe>('({ ...window.__cordonProbe, latency: undefined })');
   const hubStatus = hub.agentStatuses();
   const hubGaps = hubStatus.reduce((n, s) => n + s.gaps.length, 0);
   const hubDupes = hubStatus.reduce((n, s) => n + s.duplicatesDropped, 0);
@@ -145,18 +179,40 @@ Cordon bench:events — ${AGENTS} sim agents → hub → browser shell → rende
   events lost                 ${lost}  (renderer missing ${probe.missing}, skipped ${probe.skipped}, invalid ${probe.invalid}, hub gaps ${hubGaps}, renderer behind hub ${behind.length})
   latency emit → store        p50 ${results.latencyMs.p50} ms, p99 ${results.latencyMs.p99} ms, max ${results.latencyMs.max} ms (${latencies.length.toLocaleString('en')} samples)
   longest renderer task       ${last.longMax.toFixed(0)} ms (${last.longCount} tasks over 50 ms)
-  renderer heap after run     ${results.rendererHeapAfterRun} after ${probe.received.toLocaleString('en')} events (window ${probe.windowLength.toLocaleString('en')})
+  renderer heap after run     ${results.rendererHeapAfterRun} (page ${mb(pageHeap.usedSize)}, ${page.workers.length} worker${page.workers.length === 1 ? '' : 's'} ${mb(workerHeap)}) after ${probe.received.toLocaleString('en')} events (window ${probe.windowLength.toLocaleString('en')})
 `);
-  console.log(JSON.stringify(results));
+  console.log(`renderer main thread, per second: ${main.taskMsPerS} ms in tasks (script ${main.scriptMsPerS} ms, style ${main.styleMsPerS} ms, layout ${main.layoutMsPerS} ms in ${main.frames} layouts; the rest paint and the like)
+CPU while measuring, in cores (this machine has ${availableParallelism()}; ${cpu.reduce((n, [, c]) => n + c, 0).toFixed(2)} used by the bench, the rest of the load was not ours: load average ${loadavg()[0]!.toFixed(1)}):
+${cpu.map(([k, c]) => `  ${c.toFixed(2).padStart(5)}  ${k}  (${((c * 1e6) / (applied / seconds)).toFixed(1)} µs per event)`).join('\n')}
+`);
+  console.log(JSON.stringify({ ...results, mainThread: main, cpuCores: Object.fromEntries(cpu.map(([k, c]) => [k, Number(c.toFixed(3))])) }));
   if (lost > 0) exitCode = 1;
-  await browser.close();
   await shell.close();
 } catch (err) {
   console.error(err);
   exitCode = 1;
 } finally {
+  await browser?.close();
   hub.close();
   for (const a of agents) await a.kill('SIGKILL');
   dir.remove();
 }
 process.exit(exitCode);
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** A CPU profile's 25 costliest functions by self time, one a line. */
+function topSelfTime(profile: CpuProfile): string {
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byName = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
+    byName.set(key, (byName.get(key) ?? 0) + (self.get(n.id) ?? 0));
+  }
+  return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n');
+}

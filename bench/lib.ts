@@ -19,16 +19,17 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`Chromium is not at ${CHROMIUM_PATH}: install Debian's (apt-get install -y chromium) or set CHROMIUM_PATH.`);
   }
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-default-apps', '--metrics-recording-only',
-      '--disable-features=Translate,OptimizationHints,MediaRouter', '--js-flags=--expose-gc'],
-  });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-export function buildRenderer(): void {
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+/** Chromium's flags for the tests and the benchmarks: nothing that phones home, a GC the bench can call. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-default-apps', '--metrics-recording-only',
+  '--disable-features=Translate,OptimizationHints,MediaRouter', '--js-flags=--expose-gc'];
+
+/** Builds dist/renderer; `extraArgs` go to vite (e.g. '--minify false', so a profile names the functions). */
+export function buildRenderer(extraArgs: string[] = []): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn', ...extraArgs], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('The renderer did not build.');
 }
+

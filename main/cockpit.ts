@@ -13,6 +13,8 @@ export interface CockpitOptions {
   hub?: Partial<FleetHubOptions>;
   /** Start the lab even when agents are configured (e.g. `npm run serve -- --lab`). */
   forceLab?: boolean;
+  /** The lab agent's extra arguments and name (`npm run lab -- --driver qemu`); see LabOptions. */
+  labAgent?: { args?: string[]; label?: string };
   log?: (line: string) => void;
 }
 
@@ -30,8 +32,11 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
   for (const p of problems) log(`cordon: ${p}`);
   let lab: Lab | undefined;
   if (endpoints.length === 0 || opts.forceLab) {
-    log('cordon: no agents configured; starting the built-in lab (a simulated host on 127.0.0.1).');
-    lab = await startLab({ spawn: opts.spawnAgent, dataDir: opts.dataDir, ...opts.settings.lab });
+    log(opts.labAgent?.label ? `cordon: starting the lab agent (${opts.labAgent.label}) on 127.0.0.1.` : 'cordon: no agents configured; starting the built-in lab (a simulated host on 127.0.0.1).');
+    lab = await startLab({
+      spawn: opts.spawnAgent, dataDir: opts.dataDir, ...opts.settings.lab,
+      ...(opts.labAgent?.args ? { agentArgs: opts.labAgent.args } : {}), ...(opts.labAgent?.label ? { label: opts.labAgent.label } : {}),
+    });
     hub.addAgent(lab.endpoint);
   }
   for (const e of endpoints) hub.addAgent(e);

@@ -21,6 +21,10 @@ export interface LabOptions {
   rate?: number;
   seed?: number;
   readyTimeoutMs?: number;
+  /** Appended to the agent's arguments, so they win over the defaults: e.g. `--driver qemu --config FILE`. */
+  agentArgs?: string[];
+  /** How the cockpit names the lab agent (default: Built-in lab (simulated)). */
+  label?: string;
 }
 
 export interface Lab {
@@ -40,6 +44,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     '--driver', 'sim', '--listen', '127.0.0.1:0', '--token-file', tokenFile, '--agent-id', LAB_AGENT_ID,
     '--data-dir', join(dir, 'agent'), '--vms', String(opts.vms ?? 12), '--rate', String(opts.rate ?? 8),
     ...(opts.seed !== undefined ? ['--seed', String(opts.seed)] : []),
+    ...(opts.agentArgs ?? []),
   ];
   const child = opts.spawn(args);
   let exited = false;
@@ -49,7 +54,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     throw err;
   });
   return {
-    endpoint: { agentId: LAB_AGENT_ID, label: 'Built-in lab (simulated)', url, token },
+    endpoint: { agentId: LAB_AGENT_ID, label: opts.label ?? 'Built-in lab (simulated)', url, token },
     stop() {
       if (!exited) child.kill();
       rmSync(tokenFile, { force: true });

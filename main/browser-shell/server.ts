@@ -17,6 +17,8 @@ export const CONTENT_SECURITY_POLICY = [
   "img-src 'self' data:",
   "font-src 'self'",
   "connect-src 'self'",
+  // The renderer takes the event stream in on a Web Worker of its own origin (renderer/src/worker/).
+  "worker-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
@@ -148,6 +150,20 @@ export async function startBrowserShell(opts: BrowserShellOptions): Promise<Brow
   };
 }
 
+/** A push as the text frame that carries it, made once however many views it goes to (at 50,000 events a second,
+ *  serialising is a good part of the shell's work). */
+const pushFrames = new WeakMap<CockpitPush, string>();
+
+function pushFrame(push: CockpitPush): string {
+  let text = pushFrames.get(push);
+  if (text === undefined) {
+    const msg: ShellMessage = { type: 'push', push };
+    text = JSON.stringify(msg);
+    pushFrames.set(push, text);
+  }
+  return text;
+}
+
 /** One renderer over one socket: calls in, replies and pushes out, events held back while the browser lags. */
 function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
   const maxQueued = opts.maxQueuedEvents ?? 200_000;
@@ -173,10 +189,10 @@ function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
   const unsubscribe = opts.service.onPush((push) => {
     if (push.type !== 'events') {
       flush();
-      return sendMsg({ type: 'push', push });
+      return ws.send(pushFrame(push));
     }
     if (queued.length === 0 && ws.bufferedAmount <= HIGH_WATER_BYTES && push.events.length <= MAX_EVENTS_PER_PUSH) {
-      return sendMsg({ type: 'push', push });
+      return ws.send(pushFrame(push));
     }
     for (const e of push.events) queued.push(e);
     if (queued.length > maxQueued) {

@@ -1,10 +1,9 @@
-// The renderer's entry: open the link to the cockpit core, start the store, install the probe, draw.
+// The renderer's entry: install the probe, open the cockpit (its ingest engine in a worker), draw.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { animationFrameScheduler } from './platform/frames.ts';
-import { openCockpitLink } from './platform/index.ts';
 import { observeLongTasks } from './platform/long-tasks.ts';
-import { createCockpit } from './store/cockpit.ts';
+import { openCockpit } from './platform/worker-cockpit.ts';
 import { createProbe } from './store/probe.ts';
 import { App } from './ui/App.tsx';
 import { CockpitProvider } from './ui/cockpit-context.tsx';
@@ -14,7 +13,7 @@ const probe = createProbe();
 window.__cordonProbe = probe;
 observeLongTasks(probe);
 
-const cockpit = createCockpit({ link: openCockpitLink(), scheduler: animationFrameScheduler(), probe });
+const cockpit = openCockpit(animationFrameScheduler(), probe);
 cockpit.start();
 
 const root = document.getElementById('root');

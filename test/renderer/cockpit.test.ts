@@ -1,9 +1,11 @@
 // The cockpit store end to end in Node: a fake cockpit API behind the real bridge link (with its validation),
-// the real model and store, frames run by hand.
+// the real engine, model and store (the engine in the same thread, as the page's fallback runs it), frames run
+// by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createBridgeLink } from '../../renderer/src/platform/bridge-link.ts';
-import { createCockpit, type Cockpit } from '../../renderer/src/store/cockpit.ts';
+import { createCockpit, createCockpitView, type Cockpit } from '../../renderer/src/store/cockpit.ts';
+import { CockpitEngine } from '../../renderer/src/store/engine.ts';
 import { NO_FILTER } from '../../renderer/src/store/filter.ts';
 import { agentStatus, events, FakeApi, FakeTimers, feedEvent, ManualScheduler, settle, snapshot, T0, vm } from './fixtures.ts';
 
@@ -18,9 +20,13 @@ function setup(snap = snapshot()) {
   return { api, frames, clock, cockpit, commits: () => commits };
 }
 
+/** The seqs of the rows the store holds, newest first: all of a short list (the store holds the rows around what
+ *  is on screen, the top ~100 until the list says otherwise). */
 const shownSeqs = (c: Cockpit) => {
   const feed = c.store.getState().feed;
-  return Array.from({ length: feed.length }, (_, i) => feed.at(i)!.seq);
+  const out: number[] = [];
+  for (let i = 0; i < feed.length && feed.at(i) !== undefined; i++) out.push(feed.at(i)!.seq);
+  return out;
 };
 
 test('on start it fetches the snapshot and shows its events newest first, with the fleet', async () => {
@@ -54,7 +60,9 @@ test('sixty pushes between two frames make one store update, not sixty renders',
   assert.equal(cockpit.probe.received, 600);
 });
 
-test('under a heavy inflow new events are drawn 20 times a second, yet the store takes every batch at once', async () => {
+/** Streams `perFrame` events every 16 ms for a second after a warm-up; counts how often the list was redrawn and
+ *  checks the engine took every batch at once and the page's probe never fell more than a redraw behind. */
+async function streamForASecond(perFrame: number) {
   const { api, frames, cockpit, clock } = setup(snapshot({ windowSize: 10_000 }));
   cockpit.start();
   await settle();
@@ -66,17 +74,37 @@ test('under a heavy inflow new events are drawn 20 times a second, yet the store
     clock.advance(16);
     frames.run();
   };
-  for (let i = 0; i < 20; i++) frame(800); // ~50,000 events/s
+  for (let i = 0; i < 20; i++) frame(perFrame);
   let draws = 0;
+  let counts = 0;
   let last = cockpit.store.getState().feed;
+  let lastCounts = cockpit.store.getState().counts;
   for (let i = 0; i < 60; i++) {
-    frame(800);
-    const feed = cockpit.store.getState().feed;
-    if (feed !== last) draws += 1;
-    last = feed;
-    assert.equal(cockpit.probe.received, seq, 'every batch is in the store the frame it arrives');
+    frame(perFrame);
+    const s = cockpit.store.getState();
+    if (s.feed !== last) draws += 1;
+    if (s.counts !== lastCounts) counts += 1;
+    last = s.feed;
+    lastCounts = s.counts;
+    assert.equal(cockpit.model.probe.received, seq, 'every batch is in the engine\'s window the frame it arrives');
+    assert.ok(cockpit.probe.received >= seq - perFrame * 17, 'the page\'s probe is at most one redraw behind');
   }
-  assert.ok(draws >= 15 && draws <= 22, `about 20 draws in 60 frames, got ${draws}`);
+  clock.advance(250);
+  frames.run();
+  assert.equal(cockpit.probe.received, seq, 'the page\'s probe catches up with the next redraw');
+  return { draws, counts, cockpit, frames, last: cockpit.store.getState().feed };
+}
+
+test('at 5,000 events a second new events are drawn 10 times a second, yet the engine takes every batch at once', async () => {
+  const { draws, counts } = await streamForASecond(80);
+  assert.ok(draws >= 8 && draws <= 12, `about 10 draws in 60 frames, got ${draws}`);
+  assert.ok(counts >= 3 && counts <= 5, `the counts about 4 times, got ${counts}`);
+});
+
+test('at 50,000 events a second the list is drawn with the counts, 4 times a second; the responder\'s own change at once', async () => {
+  const { draws, counts, cockpit, frames, last } = await streamForASecond(800);
+  assert.ok(draws >= 3 && draws <= 5, `about 4 draws in 60 frames, got ${draws}`);
+  assert.equal(counts, draws, 'on the same beat');
   cockpit.store.getState().actions.setFilter({ minSeverity: 'high' });
   frames.run();
   assert.notEqual(cockpit.store.getState().feed, last, 'the responder\'s own change is drawn at once');
@@ -201,6 +229,103 @@ test('selecting an event pauses the list; arrivals are counted; following again 
   assert.equal(s.following, true);
   assert.deepEqual(shownSeqs(cockpit), [8, 7, 6, 5, 4, 3, 2, 1]);
   assert.equal(s.selectedIndex, 4, 'the selection stays on its event');
+});
+
+test('a row clicked while newer events are on their way selects that row, and the list freezes as it was seen', async () => {
+  const { api, frames, cockpit } = setup(snapshot({ events: events('hv-01', 1, 5) }));
+  cockpit.start();
+  await settle();
+  frames.run();
+  // The engine has 6..8 already; the screen still shows 5..1 until the next frame.
+  api.push({ type: 'events', events: events('hv-01', 6, 3) });
+  assert.equal(cockpit.model.view().length, 8);
+  cockpit.store.getState().actions.selectIndex(0);
+  assert.equal(cockpit.store.getState().selected!.event.seq, 5, 'drawn selected at once');
+  frames.run();
+  const s = cockpit.store.getState();
+  assert.equal(s.selected!.event.seq, 5, 'the row the responder clicked, not the newest in the engine');
+  assert.equal(s.selectedIndex, 0);
+  assert.deepEqual(shownSeqs(cockpit), [5, 4, 3, 2, 1], 'the list stays as it was seen');
+  assert.equal(s.newWhilePaused, 3, 'what the screen had not shown yet counts as new');
+  cockpit.store.getState().actions.toggleFollowing();
+  frames.run();
+  assert.deepEqual(shownSeqs(cockpit), [8, 7, 6, 5, 4, 3, 2, 1]);
+});
+
+test('over a channel that takes its time (a worker), a frame made before the responder\'s click does not undo it', async () => {
+  // Messages each way wait in a queue until the test delivers them, as postMessage to and from a worker would.
+  const api = new FakeApi();
+  api.answer = async () => snapshot({ events: events('hv-01', 1, 5) });
+  const clock = new FakeTimers();
+  const frames = new ManualScheduler();
+  const engine = new CockpitEngine({ link: createBridgeLink(api, clock.timers.now), timers: clock.timers });
+  const toEngine: (() => void)[] = [];
+  const toPage: (() => void)[] = [];
+  const cockpit = createCockpitView({
+    scheduler: frames,
+    channel: {
+      start: () => engine.start(),
+      stop: () => engine.stop(),
+      command: (c) => void toEngine.push(() => engine.command(structuredClone(c))),
+      requestFrame: (reply) => void toEngine.push(() => engine.requestFrame((f) => void toPage.push(() => reply(structuredClone(f))))),
+      call: (method, params) => engine.call(method, params),
+    },
+  });
+  const deliver = (queue: (() => void)[]) => { for (const m of queue.splice(0)) m(); };
+  const roundTrip = () => { deliver(toEngine); deliver(toPage); frames.run(); };
+  cockpit.start();
+  await settle();
+  frames.run();
+  roundTrip();
+  roundTrip();
+  assert.deepEqual(shownSeqs(cockpit), [5, 4, 3, 2, 1]);
+  deliver(toEngine); // the page's open request is with the engine
+  api.push({ type: 'events', events: events('hv-01', 6, 3) }); // answered with the list 8..1, on its way
+  cockpit.store.getState().actions.selectIndex(0);
+  assert.equal(cockpit.store.getState().selected!.event.seq, 5, 'the clicked row, drawn selected at once');
+  deliver(toPage); // the frame made before the click arrives first
+  frames.run();
+  assert.deepEqual(shownSeqs(cockpit), [5, 4, 3, 2, 1], 'it does not move the list under the click');
+  assert.equal(cockpit.store.getState().selected!.event.seq, 5, 'nor undo the selection');
+  roundTrip(); // the click reaches the engine; its answer confirms it
+  roundTrip();
+  const s = cockpit.store.getState();
+  assert.equal(s.selected!.event.seq, 5);
+  assert.equal(s.selectedIndex, 0);
+  assert.equal(s.following, false);
+  assert.deepEqual(shownSeqs(cockpit), [5, 4, 3, 2, 1]);
+  assert.equal(s.newWhilePaused, 3);
+  assert.equal(cockpit.probe.received, 8);
+});
+
+test('a call from the UI is made on the engine\'s link, and its result is checked there', async () => {
+  const { api, cockpit } = setup();
+  cockpit.start();
+  await settle();
+  assert.equal((await cockpit.call('snapshot', {})).windowSize, 100);
+  api.answer = async () => ({ windowSize: 'big' });
+  await assert.rejects(cockpit.call('snapshot', {}), (e: Error & { code?: string }) => e.code === 'bad_message');
+  assert.equal(api.calls.length, 3, 'the start-up snapshot and these two');
+});
+
+test('the store holds the rows around what is on screen; scrolling brings others with the next frame', async () => {
+  const { frames, cockpit } = setup(snapshot({ events: events('hv-01', 1, 1000), windowSize: 1000 }));
+  cockpit.start();
+  await settle();
+  frames.run();
+  let feed = cockpit.store.getState().feed;
+  assert.equal(feed.length, 1000);
+  assert.equal(feed.at(0)!.seq, 1000);
+  assert.equal(feed.at(500), undefined, 'far below the screen: not in the store');
+  cockpit.store.getState().actions.setVisibleRange({ from: 500, to: 540 });
+  frames.run();
+  feed = cockpit.store.getState().feed;
+  assert.equal(feed.at(500)!.seq, 500);
+  assert.equal(feed.at(539)!.seq, 461);
+  assert.equal(feed.absAt(500), 499);
+  assert.equal(feed.indexOfAbs(499), 500);
+  assert.equal(feed.at(0), undefined, 'the top is off screen now');
+  assert.ok(cockpit.probe.received === 1000 && cockpit.probe.fromSnapshots === 1000);
 });
 
 test('keyboard movement: from nothing ↓ selects the newest; it stops at both ends; Home and End jump', async () => {

@@ -72,6 +72,25 @@ test('paused with a filter, only matching arrivals are counted, and a new filter
   assert.equal(w.newWhilePaused, 0);
 });
 
+test('a pause as of an older list freezes that list, and counts what came after it as new', () => {
+  const w = new FeedWindow(10);
+  for (const e of events('hv-01', 1, 4)) w.append(e);
+  const seen = w.view();
+  for (const e of events('hv-01', 5, 2)) w.append(e);
+  w.pause(seen.end);
+  assert.deepEqual(seqs(w), [4, 3, 2, 1]);
+  assert.equal(w.newWhilePaused, 2);
+  assert.equal(w.view().end, seen.end);
+  w.resume();
+  w.setPredicate((e) => e.seq % 2 === 0);
+  const seenFiltered = w.view();
+  w.append(feedEvent(7));
+  w.append(feedEvent(8));
+  w.pause(seenFiltered.end);
+  assert.deepEqual(seqs(w), [6, 4, 2]);
+  assert.equal(w.newWhilePaused, 1, 'only seq 8 passes the filter');
+});
+
 test('a view finds an event by its absolute number, live, filtered and frozen alike', () => {
   const w = new FeedWindow(8);
   const abs = events('hv-01', 1, 6).map((e) => w.append(e));

@@ -2,7 +2,7 @@
 // hand. Shared by test/renderer/*.test.ts (this file holds no test itself).
 import type { CockpitApi, CockpitCalls, CockpitMethod } from '../../protocol/cockpit-api.ts';
 import type { AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, ThreatEvent, Vm } from '../../protocol/index.ts';
-import type { FrameScheduler } from '../../renderer/src/store/coalescer.ts';
+import type { FrameScheduler } from '../../renderer/src/store/frame-scheduler.ts';
 
 export const T0 = Date.parse('2026-11-23T10:00:00.000Z');
 

@@ -23,7 +23,14 @@ declare const document: {
   readonly activeElement: PageElement | null;
   addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
 };
-declare const window: { __cordonProbe?: CordonProbe; __csp: string[] };
+declare const window: {
+  __cordonProbe?: CordonProbe;
+  __csp: string[];
+  // A stand-in for the Electron preload's API (see the last test).
+  cordon?: unknown;
+  __electronPush?: (push: unknown) => void;
+  __electronCalls?: number;
+};
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const present = existsSync(CHROMIUM_PATH);
@@ -221,6 +228,46 @@ describe('the renderer in Chromium against a scripted shell', { skip: present ? 
     await page.waitForSelector('[data-testid="status-link"][data-phase="unauthorized"]', { timeout: 15_000 });
     assert.match(await page.textContent('[data-testid="link-banner"]') ?? '', /npm run serve/);
     shell.refuse = false;
+  });
+
+  it('takes its events in on a worker of its own origin', async () => {
+    const workers = page.workers();
+    assert.equal(workers.length, 1, 'one ingest worker');
+    assert.ok(workers[0]!.url().startsWith(new URL(shell.url).origin + '/'), workers[0]!.url());
+  });
+
+  it('in Electron, relays window.cordon to the worker, which checks every push and result', async () => {
+    const electron = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const electronErrors: string[] = [];
+    electron.on('pageerror', (e) => electronErrors.push(String(e)));
+    const sockets = shell.connections;
+    // As text: tsx would wrap the functions of an object literal in a helper the page does not have.
+    const bridgeSnapshot = snapshot({ agents: [agentStatus('hv-01')], events: [feedEvent(1, { title: 'from the bridge' })], windowSize: 100 });
+    await electron.addInitScript({ content: `(() => {
+      const listeners = new Set();
+      window.__electronCalls = 0;
+      window.__electronPush = (push) => { for (const l of listeners) l(push); };
+      window.cordon = {
+        platform: 'electron',
+        call: async () => { window.__electronCalls += 1; return ${JSON.stringify(bridgeSnapshot)}; },
+        onPush: (l) => { listeners.add(l); return () => listeners.delete(l); },
+      };
+    })();` });
+    await electron.goto(shell.url);
+    await electron.waitForSelector('[data-testid="feed-row"][data-seq="1"]');
+    assert.match(await electron.textContent('[data-testid="status-link"]') ?? '', /Cockpit core: connected/);
+    await electron.evaluate(() => {
+      window.__electronPush!({ type: 'events', events: [{ agentId: 'hv-01', seq: 'two' }] });
+      window.__electronPush!({ type: 'events', events: [{ agentId: 'hv-01', seq: 2, receivedAt: 0, event: { id: 'x', time: '2026-11-23T10:00:00.002Z', agentId: 'hv-01',
+        vmId: 'vm-web-1', severity: 'high', verdict: 'malicious', category: 'process', title: 'pushed over the bridge', sensor: { id: 's', kind: 'sim' } } }] });
+    });
+    await electron.waitForSelector('[data-testid="feed-row"][data-seq="2"]');
+    await electron.waitForSelector('[data-testid="status-invalid"]:has-text("1 malformed")');
+    assert.equal(await electron.evaluate(() => window.__electronCalls), 1, 'one snapshot, asked of window.cordon');
+    assert.equal(shell.connections, sockets, 'no socket to the shell');
+    assert.equal(electron.workers().length, 1);
+    assert.deepEqual(electronErrors, []);
+    await electron.close();
   });
 
   it('breaks no CSP rule and makes no request outside its origin', async () => {

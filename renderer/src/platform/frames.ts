@@ -1,6 +1,6 @@
 // The page's frame scheduler: the next animation frame, or 100 ms at the latest. A hidden window gets no
 // animation frames; without the fallback the pushes would pile up unapplied while nobody looks.
-import type { FrameScheduler } from '../store/coalescer.ts';
+import type { FrameScheduler } from '../store/frame-scheduler.ts';
 
 export function animationFrameScheduler(fallbackMs = 100): FrameScheduler {
   return {

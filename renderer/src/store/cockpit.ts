@@ -1,17 +1,22 @@
-// The cockpit store: wires a link to the model and publishes the model to React through one zustand store,
-// at most once per animation frame. Pushes, snapshots and the responder's actions all land in the model as
-// they come; the next frame commits what changed in one setState. The slow parts (threat counts, rate) are
-// published at most four times a second: a number on a SOC wall that changes 60 times a second is unreadable.
+// The cockpit store the UI draws from: one zustand store, fed by the ingest engine (engine.ts) through a channel,
+// at most once per animation frame. The engine holds the events; this store holds only what is drawn: the rows
+// around what is on screen, the selection, the fleet, the counts and the stats. The responder's actions go to the
+// engine as commands and come back drawn with the next frame.
+//
+// In the page the engine runs in a Web Worker (platform/worker-cockpit.ts); createCockpit below runs it in the
+// same thread, for the tests and as the fallback where a worker cannot start.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { AgentStatus, CockpitPush, CockpitSnapshot, Vm } from '../../../protocol/index.ts';
+import type { CockpitApi } from '../../../protocol/cockpit-api.ts';
+import type { AgentStatus, FeedEvent, Vm } from '../../../protocol/index.ts';
 import type { CockpitLink, LinkState } from '../platform/link.ts';
-import { FrameCoalescer, type FrameScheduler } from './coalescer.ts';
-import type { VerdictTally } from './counts.ts';
-import type { FeedView } from './feed-window.ts';
-import { NO_FILTER, type FeedFilter } from './filter.ts';
-import { CockpitModel, type FeedStats, type SelectedEvent } from './model.ts';
-import type { CordonProbe } from './probe.ts';
-import { realTimers, type Timers } from './timers.ts';
+import type { FrameScheduler } from './frame-scheduler.ts';
+import { ThreatCounts, type VerdictTally } from './counts.ts';
+import { CockpitEngine, type EngineOptions } from './engine.ts';
+import { EMPTY_VIEW, type FeedView } from './feed-window.ts';
+import { mergeFrames, pageView, type EngineCommand, type EngineFrame, type FeedPage, type VisibleRange } from './frame.ts';
+import { compileFilter, NO_FILTER, type FeedFilter } from './filter.ts';
+import type { CockpitModel, FeedStats, SelectedEvent } from './model.ts';
+import { applyProbeMirror, createProbe, type CordonProbe } from './probe.ts';
 
 /** The threat counts as published: read through it during a render; `version` changes when they do. */
 export interface CountsView {
@@ -34,6 +39,8 @@ export interface CockpitActions {
   moveSelection(delta: number): void;
   selectEdge(edge: 'newest' | 'oldest'): void;
   clearSelection(): void;
+  /** The list says which display positions it has on screen (overscan included): their rows come next frame. */
+  setVisibleRange(range: VisibleRange): void;
 }
 
 export interface CockpitState {
@@ -45,7 +52,8 @@ export interface CockpitState {
   /** Why the last snapshot request failed, while it is being retried. */
   snapshotError: string | null;
   windowSize: number;
-  /** The list to draw, newest first: frozen while paused. A new object whenever it changed. */
+  /** The list to draw, newest first: its length, and the rows around what is on screen. A new object whenever it
+   *  changed; frozen while paused. */
   feed: FeedView;
   following: boolean;
   /** Events (passing the filter) that arrived since the list was paused. */
@@ -61,243 +69,290 @@ export interface CockpitState {
   actions: CockpitActions;
 }
 
-export interface Cockpit {
-  readonly store: StoreApi<CockpitState>;
-  readonly probe: CordonProbe;
-  readonly model: CockpitModel;
+/** How the store reaches the engine: in the same thread, or over postMessage to a worker. */
+export interface EngineChannel {
   start(): void;
   stop(): void;
-  /** Applies what is queued and commits now (tests; the page waits for the frame). */
-  flush(): void;
+  command(command: EngineCommand): void;
+  /** Asks for the next frame; `reply` is called once, when the engine has something to draw (maybe at once). */
+  requestFrame(reply: (frame: EngineFrame) => void): void;
+  /** A cockpit call (e.g. act), made by the engine's link; rejects with a CockpitCallError. */
+  call: CockpitApi['call'];
 }
 
-export interface CockpitOptions {
-  link: CockpitLink;
+export interface Cockpit {
+  readonly store: StoreApi<CockpitState>;
+  /** The page's probe: a mirror of the engine's, updated with each frame (see probe.ts). */
+  readonly probe: CordonProbe;
+  start(): void;
+  stop(): void;
+  /** Runs the frame now (tests; the page waits for the animation frame). */
+  flush(): void;
+  /** A cockpit call (e.g. act) on the engine's link, its result checked there. */
+  call: CockpitApi['call'];
+}
+
+export interface CockpitViewOptions {
+  channel: EngineChannel;
   scheduler: FrameScheduler;
   probe?: CordonProbe;
-  timers?: Timers;
-  /** How often the counts and the rate are republished. */
-  statsIntervalMs?: number;
-  /** Under a heavy inflow, new events are drawn at most this often (the store still takes them every frame). */
-  busyFeedIntervalMs?: number;
-  /** Events per second above which the inflow counts as heavy. */
-  busyRate?: number;
-  snapshotRetry?: { initialMs: number; maxMs: number };
+  /** The platform the link will report, for the status bar before the engine's first frame. */
+  platform?: 'electron' | 'browser';
 }
 
-type Inbound = { kind: 'push'; push: CockpitPush } | { kind: 'snapshot'; snapshot: CockpitSnapshot; epoch: number };
+const EMPTY_STATS: FeedStats = { total: 0, ratePerSec: 0, windowLength: 0, duplicates: 0, invalid: 0, missing: 0, skipped: 0 };
 
-export function createCockpit(options: CockpitOptions): Cockpit {
-  const { link, scheduler } = options;
-  const timers = options.timers ?? realTimers;
-  const statsIntervalMs = options.statsIntervalMs ?? 250;
-  const busyFeedIntervalMs = options.busyFeedIntervalMs ?? 50;
-  const busyRate = options.busyRate ?? 1000;
-  const snapshotRetry = options.snapshotRetry ?? { initialMs: 500, maxMs: 10_000 };
-  const model = new CockpitModel(options.probe ? { probe: options.probe } : {});
-  const probe = model.probe;
-
-  let linkState = link.state();
-  let linkChanged = false;
-  let snapshotError: string | null = null;
-  let snapshotErrorChanged = false;
-  let epoch = 0;
-  let retryTimer: unknown = null;
-  let statsTimer: unknown = null;
-  let lastStatsAt = Number.NEGATIVE_INFINITY;
-  let lastFeedAt = Number.NEGATIVE_INFINITY;
+/** The store over an engine channel. */
+export function createCockpitView(options: CockpitViewOptions): Cockpit {
+  const { channel, scheduler } = options;
+  const probe = options.probe ?? createProbe();
+  const counts = new ThreatCounts();
   let countsVersion = 0;
-  let published = { agents: -1, vms: -1 };
-  const unsubscribe: (() => void)[] = [];
+  let running = false;
+  let outstanding = false;
+  let inFrame = false;
+  let stash: EngineFrame | null = null;
+  let cancelFrame: (() => void) | null = null;
+  let sentRange: VisibleRange | null = null;
+  /** The rows the engine sent last. */
+  let shownPage: FeedPage | null = null;
+  let sent = 0;
+  /** `sent` when the page last drew a guess of its own (a selection, a filter): frames the engine made before it
+   *  had that command would draw the old state for a frame, so their list and selection are left out. */
+  let guessedAt = 0;
+  /** `sent` when the filter last changed, and the newest command the engine's frames have answered: until the
+   *  engine answered the filter, the rows held are only part of the list, and no movement (next row, newest) is
+   *  guessed from them. A click is: it names its event, which the engine then selects (see selectIndex). */
+  let filteredAt = 0;
+  let answered = 0;
 
-  // Each action changes the model at once (so it acts on exactly what is on screen) and asks for a frame.
-  const act = <A extends unknown[]>(change: (...args: A) => void) => (...args: A): void => {
-    change(...args);
-    coalescer.wake();
+  const send = (command: EngineCommand) => {
+    sent += 1;
+    channel.command(command);
+  };
+  const asOf = () => store.getState().feed.end;
+  const filterTo = (next: FeedFilter) => {
+    // Drawn at once: the bar shows the choice, and the list keeps only the rows it holds that match, so that no
+    // row on screen ever contradicts the filter shown. The engine's next frame brings the whole filtered list.
+    send({ type: 'setFilter', filter: next });
+    guessedAt = filteredAt = sent;
+    const patch: Partial<CockpitState> = { filter: next };
+    const predicate = compileFilter(next);
+    if (predicate !== null && shownPage !== null) {
+      const rows: FeedEvent[] = [];
+      const abs: number[] = [];
+      shownPage.rows.forEach((e, i) => {
+        if (predicate(e)) {
+          rows.push(e);
+          abs.push(shownPage!.abs[i]!);
+        }
+      });
+      patch.feed = pageView({ length: rows.length, end: shownPage.end, from: 0, rows, abs });
+      const selected = store.getState().selected;
+      patch.selectedIndex = selected === null ? -1 : patch.feed.indexOfAbs(selected.abs);
+    }
+    store.setState(patch);
   };
   const actions: CockpitActions = {
-    setFilter: act((patch: Partial<FeedFilter>) => model.setFilter({ ...model.filter, ...patch })),
-    clearFilters: act(() => model.setFilter(NO_FILTER)),
-    toggleVmFilter: act((agentId: string, vmId: string) => {
-      const f = model.filter;
+    setFilter: (patch) => filterTo({ ...store.getState().filter, ...patch }),
+    clearFilters: () => filterTo(NO_FILTER),
+    toggleVmFilter: (agentId, vmId) => {
+      const f = store.getState().filter;
       const same = f.vm !== null && f.vm.agentId === agentId && f.vm.vmId === vmId;
-      model.setFilter({ ...f, agentId, vm: same ? null : { agentId, vmId } });
-    }),
-    toggleAgentFilter: act((agentId: string) => {
-      const f = model.filter;
+      filterTo({ ...f, agentId, vm: same ? null : { agentId, vmId } });
+    },
+    toggleAgentFilter: (agentId) => {
+      const f = store.getState().filter;
       const same = f.agentId === agentId && f.vm === null;
-      model.setFilter({ ...f, agentId: same ? null : agentId, vm: null });
-    }),
-    setFollowing: act((on: boolean) => model.setFollowing(on)),
-    toggleFollowing: act(() => model.setFollowing(!model.following)),
-    selectIndex: act((index: number) => model.selectIndex(index)),
-    moveSelection: act((delta: number) => model.moveSelection(delta)),
-    selectEdge: act((edge: 'newest' | 'oldest') => model.selectEdge(edge)),
-    clearSelection: act(() => model.clearSelection()),
+      filterTo({ ...f, agentId: same ? null : agentId, vm: null });
+    },
+    setFollowing: (on) => send({ type: 'setFollowing', on, asOf: asOf() }),
+    toggleFollowing: () => send({ type: 'toggleFollowing', asOf: asOf() }),
+    selectIndex: (index) => {
+      send({ type: 'selectIndex', index, abs: store.getState().feed.absAt(index), asOf: asOf() });
+      selectShown(index);
+    },
+    moveSelection: (delta) => {
+      const { feed, selectedIndex } = store.getState();
+      send({ type: 'moveSelection', delta, asOf: asOf() });
+      if (feed.length > 0 && answered >= filteredAt) selectShown(selectedIndex < 0 ? 0 : Math.min(feed.length - 1, Math.max(0, selectedIndex + delta)));
+    },
+    selectEdge: (edge) => {
+      const { feed } = store.getState();
+      send({ type: 'selectEdge', edge, asOf: asOf() });
+      if (feed.length > 0 && answered >= filteredAt) selectShown(edge === 'newest' ? 0 : feed.length - 1);
+    },
+    clearSelection: () => send({ type: 'clearSelection' }),
+    setVisibleRange: (range) => {
+      if (sentRange !== null && sentRange.from === range.from && sentRange.to === range.to) return;
+      sentRange = { from: range.from, to: range.to };
+      send({ type: 'setRange', range: sentRange });
+    },
   };
 
+  // A row the responder picks is drawn selected at once when its event is in the store (it is, for a row on
+  // screen): the engine, which pauses the list as of these very rows, confirms it with its next frame.
+  function selectShown(index: number): void {
+    const { feed } = store.getState();
+    const event = feed.at(index);
+    const abs = feed.absAt(index);
+    if (event === undefined || abs < 0) return;
+    guessedAt = sent;
+    store.setState({ selected: { abs, event }, selectedIndex: index, following: false });
+  }
+
   const store = createStore<CockpitState>()(() => ({
-    link: linkState,
+    link: { phase: 'connecting', platform: options.platform ?? 'browser', attempt: 0, retryAt: null, lastError: null, since: null },
     ready: false,
     resyncing: true,
     snapshotError: null,
     windowSize: 0,
-    feed: model.view(),
-    following: model.following,
+    feed: EMPTY_VIEW,
+    following: true,
     newWhilePaused: 0,
-    filter: model.filter,
+    filter: NO_FILTER,
     selected: null,
     selectedIndex: -1,
     agents: [],
     inventories: new Map(),
-    counts: countsView(model, 0),
-    stats: model.stats(timers.now()),
+    counts: countsView(counts, 0),
+    stats: EMPTY_STATS,
     actions,
   }));
 
-  const coalescer = new FrameCoalescer<Inbound>(scheduler, (items) => {
-    const now = timers.now();
-    for (const item of items) {
-      if (item.kind === 'push') model.applyPush(item.push, now);
-      else if (item.epoch === epoch) {
-        model.applySnapshot(item.snapshot, now);
-        if (snapshotError !== null) {
-          snapshotError = null;
-          snapshotErrorChanged = true;
-        }
+  function wake(): void {
+    if (cancelFrame !== null || !running) return;
+    cancelFrame = scheduler.request(frame);
+  }
+
+  function ask(): void {
+    if (outstanding || !running) return;
+    outstanding = true;
+    channel.requestFrame(onReply);
+  }
+
+  function onReply(f: EngineFrame): void {
+    outstanding = false;
+    stash = stash === null ? f : mergeFrames(stash, f);
+    if (!inFrame) wake();
+  }
+
+  // One animation frame: ask for the next frame first (the engine prepares it while this one is drawn), then
+  // commit what the last answer brought. A same-thread engine may answer at once: then it is committed now.
+  function frame(): void {
+    cancelFrame = null;
+    if (!running) return;
+    inFrame = true;
+    try {
+      ask();
+      if (stash !== null) {
+        const f = stash;
+        stash = null;
+        commit(f);
       }
+      ask();
+    } finally {
+      inFrame = false;
     }
-    commit(now);
-  });
+    if (stash !== null) wake();
+  }
 
-  function commit(now: number): void {
+  function commit(f: EngineFrame): void {
+    if (f.probe !== undefined) applyProbeMirror(probe, f.probe);
+    if (f.commands !== undefined) answered = Math.max(answered, f.commands);
+    if (f.commands !== undefined && f.commands < guessedAt) {
+      // Made before the engine had the responder's last action: the page's own guess of it stays drawn, until the
+      // frame that answers that action, which carries all of these again (CockpitEngine.confirm).
+      f = { ...f };
+      delete f.feed;
+      delete f.selected;
+      delete f.selectedIndex;
+      delete f.following;
+      delete f.filter;
+    }
     const patch: Partial<CockpitState> = {};
-    let changed = false;
-    // At tens of thousands of events a second every visible row changes every frame, and style, layout and
-    // paint of the list would take most of the main thread for a picture nobody can read at 60 Hz: new events
-    // are then drawn 20 times a second. The responder's own actions are always drawn at once.
-    const own = model.viewChanged || model.selectionChanged || model.filterChanged;
-    const due = model.feedChanged && (model.lastRate < busyRate || now - lastFeedAt >= busyFeedIntervalMs);
-    if (model.feedChanged && !own && !due) coalescer.wake(); // come back for it
-    if (own || due) {
-      lastFeedAt = now;
-      patch.feed = model.view();
-      patch.following = model.following;
-      patch.newWhilePaused = model.newWhilePaused;
-      patch.ready = model.ready;
-      patch.resyncing = model.awaiting;
-      patch.windowSize = model.windowSize;
-      patch.selected = model.selected;
-      patch.selectedIndex = model.selectedIndex();
-      patch.filter = model.filter;
-      model.feedChanged = model.viewChanged = model.selectionChanged = model.filterChanged = model.pausedCountChanged = false;
-      changed = true;
-    } else if (model.pausedCountChanged) {
-      patch.newWhilePaused = model.newWhilePaused;
-      model.pausedCountChanged = false;
-      changed = true;
+    if (f.feed !== undefined) {
+      shownPage = f.feed;
+      patch.feed = pageView(f.feed);
     }
-    if (model.fleet.agentsVersion !== published.agents) {
-      patch.agents = model.fleet.sortedAgents();
-      changed = true;
-    }
-    if (model.fleet.vmsVersion !== published.vms) {
-      patch.inventories = model.fleet.sortedInventories();
-      changed = true;
-    }
-    published = { agents: model.fleet.agentsVersion, vms: model.fleet.vmsVersion };
-    if (now - lastStatsAt >= statsIntervalMs || model.skippedChanged) {
-      model.skippedChanged = false;
-      lastStatsAt = now;
+    if (f.following !== undefined) patch.following = f.following;
+    if (f.newWhilePaused !== undefined) patch.newWhilePaused = f.newWhilePaused;
+    if (f.ready !== undefined) patch.ready = f.ready;
+    if (f.resyncing !== undefined) patch.resyncing = f.resyncing;
+    if (f.windowSize !== undefined) patch.windowSize = f.windowSize;
+    if (f.selected !== undefined) patch.selected = f.selected;
+    if (f.selectedIndex !== undefined) patch.selectedIndex = f.selectedIndex;
+    if (f.filter !== undefined) patch.filter = f.filter;
+    if (f.agents !== undefined) patch.agents = f.agents;
+    if (f.inventories !== undefined) patch.inventories = new Map(f.inventories);
+    if (f.tallies !== undefined) {
+      counts.apply(f.tallies);
       countsVersion += 1;
-      patch.counts = countsView(model, countsVersion);
-      patch.stats = model.stats(now);
-      patch.resyncing = model.awaiting;
-      changed = true;
+      patch.counts = countsView(counts, countsVersion);
     }
-    if (linkChanged) {
-      patch.link = linkState;
-      linkChanged = false;
-      changed = true;
+    if (f.stats !== undefined) patch.stats = f.stats;
+    if (f.link !== undefined) patch.link = f.link;
+    if (f.snapshotError !== undefined) patch.snapshotError = f.snapshotError;
+    // Primitives that did not change are left out, so that only what moved is drawn again.
+    const state = store.getState() as unknown as Record<string, unknown>;
+    for (const key of Object.keys(patch) as (keyof CockpitState)[]) {
+      if (typeof patch[key] !== 'object' && state[key] === patch[key]) delete patch[key];
     }
-    if (snapshotErrorChanged) {
-      patch.snapshotError = snapshotError;
-      snapshotErrorChanged = false;
-      changed = true;
-    }
-    if (changed) {
-      probe.frames += 1;
-      store.setState(patch);
-    }
-  }
-
-  function resync(): void {
-    epoch += 1;
-    model.beginResync();
-    if (retryTimer !== null) timers.clearTimeout(retryTimer);
-    retryTimer = null;
-    requestSnapshot(epoch, 0);
-  }
-
-  function requestSnapshot(forEpoch: number, attempt: number): void {
-    link.api.call('snapshot', {}).then(
-      (snapshot) => {
-        if (forEpoch === epoch) coalescer.push({ kind: 'snapshot', snapshot, epoch: forEpoch });
-      },
-      (err: unknown) => {
-        if (forEpoch !== epoch) return;
-        snapshotError = (err as Error)?.message ?? String(err);
-        snapshotErrorChanged = true;
-        coalescer.wake();
-        if (link.state().phase !== 'connected') return; // the next connect asks again
-        const delay = Math.min(snapshotRetry.maxMs, snapshotRetry.initialMs * 2 ** Math.min(attempt, 20));
-        retryTimer = timers.setTimeout(() => {
-          retryTimer = null;
-          if (forEpoch === epoch) requestSnapshot(forEpoch, attempt + 1);
-        }, delay);
-      },
-    );
+    if (Object.keys(patch).length === 0) return;
+    probe.frames += 1;
+    store.setState(patch);
   }
 
   return {
     store,
     probe,
-    model,
     start() {
-      unsubscribe.push(link.api.onPush((push) => coalescer.push({ kind: 'push', push })));
-      unsubscribe.push(link.onInvalid((error) => {
-        model.noteInvalid();
-        // The sentence never quotes the rejected value, so it is safe to log.
-        console.warn(`Cordon dropped a message: ${error.message}`);
-        coalescer.wake();
-      }));
-      unsubscribe.push(link.onState((s) => {
-        const wasConnected = linkState.phase === 'connected';
-        linkState = s;
-        linkChanged = true;
-        if (s.phase === 'connected' && !wasConnected) resync();
-        coalescer.wake();
-      }));
-      linkState = link.state();
-      linkChanged = true;
-      if (linkState.phase === 'connected') resync();
-      statsTimer = timers.setInterval(() => coalescer.wake(), statsIntervalMs);
-      coalescer.wake();
+      if (running) return;
+      running = true;
+      channel.start();
+      wake();
     },
     stop() {
-      for (const off of unsubscribe.splice(0)) off();
-      if (statsTimer !== null) timers.clearInterval(statsTimer);
-      if (retryTimer !== null) timers.clearTimeout(retryTimer);
-      statsTimer = retryTimer = null;
-      epoch += 1;
-      coalescer.dispose();
+      running = false;
+      cancelFrame?.();
+      cancelFrame = null;
+      channel.stop();
     },
-    flush: () => coalescer.flush(),
+    flush: () => {
+      cancelFrame?.();
+      frame();
+    },
+    call: (method, params) => channel.call(method, params),
   };
 }
 
-function countsView(model: CockpitModel, version: number): CountsView {
-  const counts = model.counts;
+export interface CockpitOptions extends Omit<EngineOptions, 'probe'> {
+  link: CockpitLink;
+  scheduler: FrameScheduler;
+  /** The page's probe (the engine keeps its own and mirrors it here). */
+  probe?: CordonProbe;
+}
+
+/** The store and its engine in the same thread (the tests, and the page where no worker can start). */
+export function createCockpit(options: CockpitOptions): Cockpit & { readonly model: CockpitModel; readonly engine: CockpitEngine } {
+  const { scheduler, probe, ...engineOptions } = options;
+  const engine = new CockpitEngine(engineOptions);
+  const view = createCockpitView({ channel: sameThreadChannel(engine), scheduler, probe, platform: options.link.state().platform });
+  return { ...view, model: engine.model, engine };
+}
+
+/** An engine in this thread behind the channel interface. */
+export function sameThreadChannel(engine: CockpitEngine): EngineChannel {
+  return {
+    start: () => engine.start(),
+    stop: () => engine.stop(),
+    command: (c) => engine.command(c),
+    requestFrame: (reply) => engine.requestFrame(reply),
+    call: (method, params) => engine.call(method, params),
+  };
+}
+
+function countsView(counts: ThreatCounts, version: number): CountsView {
   return {
     version,
     ofAgent: (agentId) => counts.ofAgent(agentId),

@@ -9,6 +9,9 @@ import type { FeedPredicate } from './filter.ts';
  *  as it stays in the window (selection, keyboard movement). */
 export interface FeedView {
   readonly length: number;
+  /** One past the newest absolute number this list was drawn from: a pause asked for while looking at it freezes
+   *  the list as of here, so the rows stay where the responder saw them (see FeedWindow.pause). */
+  readonly end: number;
   at(index: number): FeedEvent | undefined;
   /** The absolute number of the event at a display position, or -1. */
   absAt(index: number): number;
@@ -18,6 +21,7 @@ export interface FeedView {
 
 export const EMPTY_VIEW: FeedView = Object.freeze({
   length: 0,
+  end: 0,
   at: () => undefined,
   absAt: () => -1,
   indexOfAbs: () => -1,
@@ -90,12 +94,14 @@ export class FeedWindow {
       }
       this.matches = m;
     }
-    if (this.frozen !== null) this.freeze();
+    if (this.frozen !== null) this.freeze(Number.POSITIVE_INFINITY);
   }
 
-  /** Freezes the list as it is now; new events still enter the window and are counted. */
-  pause(): void {
-    if (this.frozen === null) this.freeze();
+  /** Freezes the list as it is now, or as it was when it ended at absolute number `asOf` (the list the responder
+   *  was looking at, which may be a frame older than the window); new events still enter the window and are
+   *  counted, those after `asOf` included. */
+  pause(asOf = Number.POSITIVE_INFINITY): void {
+    if (this.frozen === null) this.freeze(asOf);
   }
 
   resume(): void {
@@ -121,17 +127,21 @@ export class FeedWindow {
     return liveView(this.ring);
   }
 
-  private freeze(): void {
+  private freeze(asOf: number): void {
     const live = this.matches !== null ? filteredView(this.ring, this.matches) : liveView(this.ring);
-    const n = live.length;
+    const end = Math.min(asOf, live.end);
+    // Display position 0 is the newest: skip what arrived after `asOf`; it counts as new since the pause.
+    let skip = 0;
+    while (skip < live.length && live.absAt(skip) >= end) skip += 1;
+    const n = live.length - skip;
     const events = new Array<FeedEvent>(n);
     const abs = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      events[i] = live.at(i)!;
-      abs[i] = live.absAt(i);
+      events[i] = live.at(i + skip)!;
+      abs[i] = live.absAt(i + skip);
     }
-    this.frozen = { events, abs, view: frozenView(events, abs) };
-    this.newSinceFreeze = 0;
+    this.frozen = { events, abs, view: frozenView(events, abs, end) };
+    this.newSinceFreeze = skip;
   }
 }
 
@@ -143,6 +153,7 @@ function liveView(ring: Ring<FeedEvent>): FeedView {
   const length = end - start;
   return {
     length,
+    end,
     at: (i) => (i >= 0 && i < length ? ring.at(end - 1 - i) : undefined),
     absAt: (i) => (i >= 0 && i < length ? end - 1 - i : -1),
     indexOfAbs: (abs) => (abs >= start && abs < end ? end - 1 - abs : -1),
@@ -155,6 +166,7 @@ function filteredView(ring: Ring<FeedEvent>, matches: NumberRing): FeedView {
   const mEnd = matches.end;
   while (mStart < mEnd && matches.at(mStart) < oldest) mStart += 1;
   const length = mEnd - mStart;
+  const end = ring.end;
   const absAt = (i: number): number => {
     if (!(i >= 0 && i < length)) return -1;
     const abs = matches.at(mEnd - 1 - i);
@@ -162,6 +174,7 @@ function filteredView(ring: Ring<FeedEvent>, matches: NumberRing): FeedView {
   };
   return {
     length,
+    end,
     at: (i) => {
       const abs = absAt(i);
       return abs < 0 ? undefined : ring.at(abs);
@@ -174,10 +187,11 @@ function filteredView(ring: Ring<FeedEvent>, matches: NumberRing): FeedView {
   };
 }
 
-function frozenView(events: FeedEvent[], absolute: Float64Array): FeedView {
+function frozenView(events: FeedEvent[], absolute: Float64Array, end: number): FeedView {
   const length = events.length;
   return {
     length,
+    end,
     at: (i) => (i >= 0 && i < length ? events[i] : undefined),
     absAt: (i) => (i >= 0 && i < length ? absolute[i]! : -1),
     indexOfAbs: (abs) => {

@@ -166,7 +166,9 @@ export class CockpitModel {
     this.viewChanged = true;
   }
 
-  setFollowing(on: boolean): void {
+  /** Follows or pauses. `asOf`: the end (FeedView.end) of the list the responder was looking at when pausing,
+   *  so the list freezes as they saw it even if newer events reached the window since it was drawn. */
+  setFollowing(on: boolean, asOf?: number): void {
     this.wantFollowing = on;
     if (this.feed === null) {
       this.viewChanged = true;
@@ -174,13 +176,13 @@ export class CockpitModel {
     }
     if (on === !this.feed.paused) return;
     if (on) this.feed.resume();
-    else this.feed.pause();
+    else this.feed.pause(asOf);
     this.viewChanged = true;
   }
 
   /** Selects the event at a display position. Selecting pauses the list, so the event does not scroll away. */
-  selectIndex(index: number): void {
-    this.setFollowing(false);
+  selectIndex(index: number, asOf?: number): void {
+    this.setFollowing(false, asOf);
     const view = this.view();
     const abs = view.absAt(index);
     const event = view.at(index);
@@ -190,8 +192,8 @@ export class CockpitModel {
   }
 
   /** Moves the selection by `delta` rows (positive: towards older); from nothing, selects the newest. */
-  moveSelection(delta: number): void {
-    this.setFollowing(false);
+  moveSelection(delta: number, asOf?: number): void {
+    this.setFollowing(false, asOf);
     const view = this.view();
     if (view.length === 0) return;
     const current = this.selected === null ? -1 : view.indexOfAbs(this.selected.abs);
@@ -199,8 +201,8 @@ export class CockpitModel {
     this.selectIndex(target);
   }
 
-  selectEdge(edge: 'newest' | 'oldest'): void {
-    this.setFollowing(false);
+  selectEdge(edge: 'newest' | 'oldest', asOf?: number): void {
+    this.setFollowing(false, asOf);
     const view = this.view();
     if (view.length > 0) this.selectIndex(edge === 'newest' ? 0 : view.length - 1);
   }

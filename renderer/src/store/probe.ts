@@ -1,5 +1,8 @@
 // The measurement probe: cheap counters the end-to-end tests and `npm run bench:events` read from the page as
 // `window.__cordonProbe`. Always on, O(1) per event, bounded memory (about 0.5 MiB for the latency ring).
+// The ingest engine keeps its own probe where it applies events (a Web Worker in the page); the page's is a
+// mirror of it, brought up to date with every frame the engine sends (at least four times a second while events
+// flow), plus what only the main thread knows: frames and longTasks.
 //
 // window.__cordonProbe = {
 //   received:       events applied to the store since the page loaded (live pushes and snapshots, after dedupe)
@@ -20,7 +23,7 @@
 //   windowLength:   events in the bounded window now;  windowSize: its capacity (from the snapshot)
 //   lastSeq:        { [agentId]: the last seq applied for that agent }
 //   latency:        { samples: Float64Array ring of (Date.now() - Date.parse(event.time)) in ms, taken when a live
-//                     batch is applied to the store; count: samples written in total (the newest is at
+//                     batch is applied to the store (the engine's window of events); count: samples written in total (the newest is at
 //                     (count - 1) % samples.length; when count < samples.length only the first count are set) }
 //   longTasks:      { count, maxMs, totalMs } of main-thread tasks over 50 ms (PerformanceObserver 'longtask';
 //                     stays at zero where the browser does not report them)
@@ -96,4 +99,32 @@ export function latencyPercentile(probe: CordonProbe, p: number): number {
   if (n === 0) return Number.NaN;
   const sorted = lat.samples.slice(0, n).sort();
   return sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
+}
+
+/** The engine's probe as sent to the page: the counters, and the latency samples taken since the last mirror. */
+export interface ProbeMirror {
+  counters: Omit<CordonProbe, 'lastSeq' | 'latency' | 'longTasks' | 'frames'>;
+  lastSeq: Record<string, number>;
+  latency: { count: number; samples: Float64Array };
+}
+
+/** What changed in `probe` since a mirror that had seen `latencySeen` samples. */
+export function probeMirror(probe: CordonProbe, latencySeen: number): ProbeMirror {
+  const { lastSeq, latency, longTasks: _longTasks, frames: _frames, ...counters } = probe;
+  const ring = latency.samples;
+  const fresh = Math.min(latency.count - latencySeen, ring.length);
+  const samples = new Float64Array(Math.max(0, fresh));
+  for (let i = 0; i < samples.length; i++) samples[i] = ring[(latency.count - samples.length + i) % ring.length]!;
+  return { counters, lastSeq: { ...lastSeq }, latency: { count: latency.count, samples } };
+}
+
+/** Brings the page's probe up to date with a mirror of the engine's. */
+export function applyProbeMirror(probe: CordonProbe, mirror: ProbeMirror): void {
+  Object.assign(probe, mirror.counters);
+  Object.assign(probe.lastSeq, mirror.lastSeq);
+  const lat = probe.latency;
+  const { samples, count } = mirror.latency;
+  const first = count - samples.length;
+  for (let i = 0; i < samples.length; i++) lat.samples[(first + i) % lat.samples.length] = samples[i]!;
+  lat.count = count;
 }

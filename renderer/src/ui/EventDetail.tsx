@@ -12,7 +12,9 @@ import { SEVERITY_LOOK, VERDICT_LOOK, VM_STATE_LOOK } from './labels.ts';
 export function EventDetail({ ref }: { ref: Ref<HTMLElement> }) {
   const selected = useCockpit((s) => s.selected);
   const vm = useCockpit((s) => (s.selected === null ? undefined : s.inventories.get(s.selected.event.agentId)?.find((v) => v.id === s.selected!.event.event.vmId)));
-  const agent = useCockpit((s) => (s.selected === null ? undefined : s.agents.find((a) => a.agentId === s.selected!.event.agentId)));
+  // The label and host only: the agent's status object is republished four times a second.
+  const agentLabel = useCockpit((s) => (s.selected === null ? undefined : s.agents.find((a) => a.agentId === s.selected!.event.agentId)?.label));
+  const host = useCockpit((s) => (s.selected === null ? undefined : s.agents.find((a) => a.agentId === s.selected!.event.agentId)?.host));
   return (
     <aside ref={ref} className="detail" aria-label="Event detail" data-testid="event-detail" tabIndex={-1}>
       {selected === null ? (
@@ -22,7 +24,7 @@ export function EventDetail({ ref }: { ref: Ref<HTMLElement> }) {
           {' '}<kbd>Space</kbd> pauses or follows, <kbd>Esc</kbd> clears.
         </p>
       ) : (
-        <EventFields fe={selected.event} vm={vm} agentLabel={agent?.label} host={agent?.host} />
+        <EventFields fe={selected.event} vm={vm} agentLabel={agentLabel} host={host} />
       )}
     </aside>
   );

@@ -12,7 +12,9 @@ const TEXT_DEBOUNCE_MS = 150;
 
 export function FilterBar({ searchRef }: { searchRef: RefObject<HTMLInputElement | null> }) {
   const filter = useCockpit((s) => s.filter);
-  const agents = useCockpit((s) => s.agents);
+  // Only the agents' ids matter here: their health is republished four times a second, the ids hardly ever change
+  // (an id is [A-Za-z0-9._:-], so a newline joins them unambiguously).
+  const agentIdsKey = useCockpit((s) => s.agents.map((a) => a.agentId).join('\n'));
   const inventories = useCockpit((s) => s.inventories);
   const actions = useActions();
 
@@ -34,7 +36,7 @@ export function FilterBar({ searchRef }: { searchRef: RefObject<HTMLInputElement
     return () => clearTimeout(t);
   }, [text, actions]);
 
-  const agentIds = new Set<string>([...agents.map((a) => a.agentId), ...inventories.keys()]);
+  const agentIds = new Set<string>([...(agentIdsKey === '' ? [] : agentIdsKey.split('\n')), ...inventories.keys()]);
   const vmValue = filter.vm === null ? '' : `${filter.vm.agentId}/${filter.vm.vmId}`;
   const vmAgents = filter.agentId === null ? [...agentIds] : [filter.agentId];
 

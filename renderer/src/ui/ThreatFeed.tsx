@@ -1,5 +1,6 @@
 // The live threat feed: newest first, virtualized with fixed-height rows so that only the ~40 rows on screen
-// exist in the DOM whatever the window holds, and each row re-renders only when its event changes.
+// exist in the DOM (and in the store: it is sent the rows around them) whatever the window holds, and each row
+// re-renders only when its event changes.
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, type RefObject, type UIEvent } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { FeedEvent } from '../../../protocol/index.ts';
@@ -35,7 +36,7 @@ export function ThreatFeed({ gridRef, onOpenDetail }: { gridRef: RefObject<HTMLD
     count: feed.length,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 8,
+    overscan: 4,
   });
 
   // Following: the newest event is the top row, so the list stays scrolled to the top.
@@ -59,6 +60,12 @@ export function ThreatFeed({ gridRef, onOpenDetail }: { gridRef: RefObject<HTMLD
   }, [actions, gridRef]);
 
   const items = virtualizer.getVirtualItems();
+  // The store holds only the rows around what is on screen: say which those are (overscan included).
+  const firstIndex = items[0]?.index;
+  const lastIndex = items[items.length - 1]?.index;
+  useEffect(() => {
+    if (firstIndex !== undefined && lastIndex !== undefined) actions.setVisibleRange({ from: firstIndex, to: lastIndex + 1 });
+  }, [firstIndex, lastIndex, actions]);
   const activeRendered = selectedIndex >= 0 && items.some((i) => i.index === selectedIndex);
 
   return (
@@ -93,6 +100,7 @@ export function ThreatFeed({ gridRef, onOpenDetail }: { gridRef: RefObject<HTMLD
               key={item.key}
               index={item.index}
               start={item.start}
+              abs={feed.absAt(item.index)}
               fe={feed.at(item.index)}
               selected={item.index === selectedIndex}
               onClick={onRowClick}
@@ -108,6 +116,9 @@ export function ThreatFeed({ gridRef, onOpenDetail }: { gridRef: RefObject<HTMLD
 interface FeedRowProps {
   index: number;
   start: number;
+  /** The event's absolute number (-1 for a row not in the store yet): the same number is the same event, even
+   *  when a new frame brought a fresh copy of it. */
+  abs: number;
   fe: FeedEvent | undefined;
   selected: boolean;
   onClick: (index: number) => void;
@@ -147,4 +158,5 @@ const FeedRow = memo(function FeedRow({ index, start, fe, selected, onClick, onO
       <span role="gridcell" className="cell mono"><Visible text={actorSummary(e)} max={CELL_MAX} /></span>
     </div>
   );
-});
+}, (a, b) => a.index === b.index && a.start === b.start && a.selected === b.selected && a.onClick === b.onClick
+  && a.onOpen === b.onOpen && (a.abs >= 0 ? a.abs === b.abs : a.fe === b.fe));
