@@ -92,7 +92,7 @@ export class Journal {
   private durable = 0;
   private syncing: Promise<void> | undefined;
   private checkpointChain: Promise<unknown> = Promise.resolve();
-  private cpLog!: CheckpointLog;
+  private cpLog: CheckpointLog | undefined;
   private latest: StoredCheckpoint | undefined;
   private embeddedKeys: EmbeddedKey[] = [];
   private readonly upperNodes = new Map<string, Buffer>();
@@ -140,8 +140,13 @@ export class Journal {
       const signer = 'sign' in options.signer ? options.signer : keySigner(options.signer, manifest.origin);
       const j = new Journal(manifest, dir, signer, options);
       j.unlock = unlock;
-      j.load();
-      await j.start(created);
+      try {
+        j.load();
+        await j.start(created);
+      } catch (err) {
+        await j.release();
+        throw err;
+      }
       return j;
     } catch (err) {
       unlock();
@@ -363,7 +368,7 @@ export class Journal {
         throw new JournalError('sign_failed', `The checkpoint could not be signed (${err instanceof Error ? err.message : String(err)}): check the responder's key.`, { cause: err });
       }
       const cp: StoredCheckpoint = { size, time: this.now(), note, origin: this.origin, root };
-      await this.cpLog.append(cp);
+      await this.cpLog!.append(cp);
       this.latest = cp;
       return cp;
     };
@@ -505,15 +510,24 @@ export class Journal {
       this.append([{ kind: 'journal', body: { step: 'closed' } }]);
       await this.checkpoint();
     } finally {
-      this.closed = true;
-      try {
-        await this.syncing?.catch(() => undefined);
-        closeSync(this.activeFd);
-        this.cpLog.close();
-        this.files.closeAll();
-      } finally {
-        this.unlock();
-      }
+      await this.release();
+    }
+  }
+
+  /** Closes every file and releases the folder, whatever state the journal is in. */
+  private async release(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    try {
+      await this.syncing?.catch(() => undefined);
+      await this.checkpointChain.catch(() => undefined);
+      if (this.activeFd >= 0) closeSync(this.activeFd);
+      this.activeFd = -1;
+      this.cpLog?.close();
+      this.files.closeAll();
+    } finally {
+      this.unlock();
     }
   }
 

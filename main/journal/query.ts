@@ -198,18 +198,33 @@ function candidates(seg: QuerySegment, c: Compiled): { positions: Int32Array; ti
     } else bits = g;
   }
   const times = seg.times();
-  const out = new Int32Array(s.count);
-  let n = 0;
   const before = c.before;
-  for (let pos = s.count - 1; pos >= 0; pos--) {
-    if (bits && (bits[pos >>> 5]! & (1 << (pos & 31))) === 0) continue;
+  const keep = (pos: number): boolean => {
     const t = times[pos]!;
-    if (t < c.from || t >= c.to) continue;
-    if (before && (t > before.time || (t === before.time && s.first + pos >= before.index))) continue;
-    out[n++] = pos;
+    if (t < c.from || t >= c.to) return false;
+    return !(before && (t > before.time || (t === before.time && s.first + pos >= before.index)));
+  };
+  let positions: Int32Array;
+  if (bits) {
+    // Only the set bits, highest first: a selective filter touches a few words, not 65,536 positions.
+    const found: number[] = [];
+    for (let w = BITMAP_WORDS - 1; w >= 0; w--) {
+      let word = bits[w]!;
+      while (word !== 0) {
+        const b = 31 - Math.clz32(word);
+        word &= ~(1 << b);
+        const pos = (w << 5) | b;
+        if (pos < s.count && keep(pos)) found.push(pos);
+      }
+    }
+    positions = Int32Array.from(found);
+  } else {
+    const out = new Int32Array(s.count);
+    let n = 0;
+    for (let pos = s.count - 1; pos >= 0; pos--) if (keep(pos)) out[n++] = pos;
+    positions = out.subarray(0, n);
   }
-  if (n === 0) return undefined;
-  const positions = out.subarray(0, n);
+  if (positions.length === 0) return undefined;
   if (!s.monotonic) positions.sort((a, b) => times[b]! - times[a]! || b - a);
   return { positions, times };
 }

@@ -183,7 +183,7 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       const c = await lab.cockpit();
       const hello = await c.hello();
       assert.deepEqual(hello.actions, [...lab.driver.actions]);
-      assert.ok(hello.capabilities.includes('actions'));
+      assert.ok(hello.capabilities.includes('actions'), 'hello offers actions');
       const [vm] = await lab.running(c);
       assert.equal(vm!.busy, undefined);
       assert.deepEqual(c.invalid, []);
@@ -217,7 +217,7 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       assert.ok(proof.checks.every((k) => k.detail.length > 0), 'each check says what it saw');
       const shown = c.vm(vm!.id)!;
       assert.equal(shown.isolation?.mode, 'cut');
-      assert.ok(shown.isolation?.since);
+      assert.ok(shown.isolation?.since, 'the VM says since when it is isolated');
       assert.ok((shown.networks ?? []).every((n) => n.link === 'down'), 'every link is down');
       await refused(lab, c, vm!.id, 'isolate', 'wrong_state', { params: { mode: 'cut' } });
       await emits(c, vm!.id, 'isolated VMs keep running');
@@ -299,12 +299,13 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       const shown = c.vm(vm!.id)!;
       assert.equal(shown.state, 'seized');
       await silent(c, vm!.id, 'seized (frozen)');
-      // Another responder saw it all: the seizing state, the steps, the result.
+      // Another responder saw it all: the seizing state, the steps, the result (which may reach it a moment later).
+      await watcher.waitFor((m) => m.type === 'action.result' && m.requestId === a.requestId, o.actionTimeoutMs, 'the result at the other cockpit', from);
       const seen = watcher.received.slice(from);
       assert.ok(seen.some((m) => m.type === 'vm' && m.vm.id === vm!.id && m.vm.state === 'seizing' && m.vm.busy === 'seize'), 'seizing and busy on the wire');
-      assert.ok(seen.some((m) => m.type === 'action.accepted' && m.requestId === a.requestId));
-      assert.ok(seen.some((m) => m.type === 'action.progress' && m.requestId === a.requestId));
-      assert.ok(seen.some((m) => m.type === 'action.result' && m.requestId === a.requestId && m.ok));
+      assert.ok(seen.some((m) => m.type === 'action.accepted' && m.requestId === a.requestId), 'the other cockpit saw the acceptance');
+      assert.ok(seen.some((m) => m.type === 'action.progress' && m.requestId === a.requestId), 'the other cockpit saw the steps');
+      assert.ok(seen.some((m) => m.type === 'action.result' && m.requestId === a.requestId && m.ok), 'the other cockpit saw the result');
       await refused(lab, c, vm!.id, 'seize', 'wrong_state');
       assert.ok(lab.notes.some((l) => l.includes(a.requestId) && l.includes('seize')), 'the action is a line in the agent\'s log');
       assert.deepEqual([...c.invalid, ...watcher.invalid], []);
@@ -347,7 +348,7 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       const from = c.mark;
       const ran = lab.act(c, vm!.id, 'freeze', { requestId: id });
       c.send(actionMessage(vm!.id, 'freeze', { requestId: id }));
-      assert.ok((await ran).result?.ok);
+      assert.ok((await ran).result?.ok, 'the first run succeeds');
       await c.waitFor((m) => m.type === 'action.accepted' && m.requestId === id && m.replayed === true, o.actionTimeoutMs, 'the retry told it runs', from);
       await new Promise((r) => setTimeout(r, 100));
       const about = c.about(id, from);
@@ -402,7 +403,7 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       assert.match(busy.rejected!.message, /seize/);
       const other = await done(lab, c, b!.id, 'freeze', 'frozen');
       const seized = await seizing;
-      assert.ok(seized.result?.ok);
+      assert.ok(seized.result?.ok, 'the seizure succeeds');
       assert.ok(Date.parse(other.result!.finishedAt) <= Date.parse(seized.result!.finishedAt), 'the other VM\'s freeze did not wait for the seizure');
       await done(lab, c, a!.id, 'resume', 'running');
       assert.deepEqual(c.invalid, []);

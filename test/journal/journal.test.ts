@@ -159,6 +159,11 @@ test('a signer that fails leaves the records and says why the checkpoint is miss
     fail = false;
     await k.close();
     assert.equal((await verifyJournal(dir.path, { workers: 0 })).status, 'verified');
+    // A key that cannot sign at all refuses the open, and leaves the folder free for the next attempt.
+    const broken = { ...good, sign: () => Promise.reject(new Error('no key')) };
+    await assert.rejects(Journal.open({ dir: dir.path, signer: broken, checkpointMs: 0 }), (e: unknown) => e instanceof JournalError && e.code === 'sign_failed');
+    const again = await Journal.open({ dir: dir.path, signer: key, checkpointMs: 0 });
+    await again.close();
   } finally {
     dir.remove();
   }
