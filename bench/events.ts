@@ -18,6 +18,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '5000' },
     events: { type: 'string', default: '1000000' },
     'max-seconds': { type: 'string', default: '120' },
+    warmup: { type: 'string', default: '5' },
     window: { type: 'string', default: '20000' },
     profile: { type: 'boolean', default: false },
   },
@@ -63,8 +64,8 @@ try {
     return { received: p.received, latencyCount: p.latency.count, samples, longMax: p.longTasks.maxMs, longCount: p.longTasks.count };
   })()`);
 
-  // Warm-up: let the JIT and the first layouts settle before measuring.
-  await new Promise((r) => setTimeout(r, 3000));
+  // Warm-up: let the JIT and the first layouts settle, and the backlog of the start drain, before measuring.
+  await new Promise((r) => setTimeout(r, Number(values.warmup) * 1000));
   if (values.profile) {
     // Where the renderer's main thread goes: a 5 s CPU profile, functions by self time.
     await page.send('Profiler.enable');
@@ -115,11 +116,25 @@ try {
   await page.send('Performance.enable', { timeDomain: 'threadTicks' });
   const mainThread = async () => new Map((await page.send<{ metrics: { name: string; value: number }[] }>('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
   let last = await poll(Number.MAX_SAFE_INTEGER);
+  // Long tasks while measuring only (the probe's own count starts at page load, and loading a page is one).
+  await page.evaluate(`(() => {
+    const w = window; w.__benchLong = { count: 0, maxMs: 0 };
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) { w.__benchLong.count++; w.__benchLong.maxMs = Math.max(w.__benchLong.maxMs, e.duration); } }).observe({ type: 'longtask' });
+  })()`);
+  // A trace of the whole measurement, top-level tasks only: each task's wall time and its thread (CPU) time. On a
+  // machine with fewer cores than the bench has busy processes, a task's wall time includes the time its thread was
+  // descheduled; the thread time is the renderer's own work.
+  type TraceEvent = { name: string; ph: string; dur?: number; tdur?: number; tid: number; pid: number; args?: { name?: string } };
+  const traced: TraceEvent[] = [];
+  const offTrace = browser.on('Tracing.dataCollected', (d) => { traced.push(...(d.value as TraceEvent[])); });
+  if (!values.profile) await browser.send('Tracing.start', { categories: 'toplevel', transferMode: 'ReportEvents' });
   const mainBefore = await mainThread();
   const cpuBefore = sampleCpu(cpuRoots);
   const start = { t: performance.now(), received: last.received, longMax: last.longMax };
   const latencies: number[] = [];
   const perSecond: number[] = [];
+  /** p99 latency of each second, to tell a steady state from a backlog draining. */
+  const p99PerSecond: number[] = [];
   log(`measuring until the renderer has applied ${TARGET.toLocaleString('en')} events (at most ${MAX_SECONDS} s)`);
   while (last.received - start.received < TARGET && performance.now() - start.t < MAX_SECONDS * 1000) {
     const t = performance.now();
@@ -127,11 +142,26 @@ try {
     const now = await poll(last.latencyCount);
     perSecond.push(((now.received - last.received) * 1000) / (performance.now() - t));
     for (const s of now.samples) latencies.push(s);
+    p99PerSecond.push(percentile([...now.samples].sort((a, b) => a - b), 99));
     last = now;
   }
   const seconds = (performance.now() - start.t) / 1000;
   const applied = last.received - start.received;
   const cpu = cpuBetween(cpuBefore, sampleCpu(cpuRoots), seconds);
+  const streamingLong = await page.evaluate<{ count: number; maxMs: number }>('window.__benchLong');
+  let mainTaskCpu = { maxMs: NaN, over50: NaN, wallOfLongestMs: NaN };
+  if (!values.profile) {
+    const complete = new Promise((r) => { const off = browser!.on('Tracing.tracingComplete', () => { off(); r(undefined); }); });
+    await browser.send('Tracing.end');
+    await complete;
+    const names = new Map<string, string>();
+    for (const e of traced) if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name) names.set(`${e.pid}:${e.tid}`, e.args.name);
+    // Every renderer process's main thread (the page's, and any other the browser keeps): the longest of them all.
+    const tasks = traced.filter((e) => e.ph === 'X' && e.name === 'ThreadControllerImpl::RunTask' && names.get(`${e.pid}:${e.tid}`) === 'CrRendererMain' && e.tdur !== undefined);
+    const longest = tasks.reduce<TraceEvent | undefined>((m, e) => (m === undefined || e.tdur! > m.tdur! ? e : m), undefined);
+    mainTaskCpu = { maxMs: (longest?.tdur ?? 0) / 1000, over50: tasks.filter((e) => e.tdur! > 50_000).length, wallOfLongestMs: (longest?.dur ?? 0) / 1000 };
+  }
+  offTrace();
   const mainAfter = await mainThread();
   const mainMs = (name: string) => Math.round((((mainAfter.get(name) ?? 0) - (mainBefore.get(name) ?? 0)) * 1000) / seconds);
   const main = { taskMsPerS: mainMs('TaskDuration'), scriptMsPerS: mainMs('ScriptDuration'), styleMsPerS: mainMs('RecalcStyleDuration'), layoutMsPerS: mainMs('LayoutDuration'),
@@ -165,8 +195,12 @@ try {
     sustainedPerSecond: Math.round(applied / seconds),
     slowestSecond: Math.round(sortedRates[0] ?? 0),
     latencyMs: { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN },
-    longestTaskMs: last.longMax,
-    longTasksOver50ms: last.longCount,
+    longestTaskMs: Math.round(streamingLong.maxMs),
+    longTasksOver50ms: streamingLong.count,
+    longestTaskSincePageLoadMs: Math.round(last.longMax),
+    longestTaskThreadTimeMs: Number(mainTaskCpu.maxMs.toFixed(1)),
+    tasksOver50msThreadTime: mainTaskCpu.over50,
+    latencyP99PerSecondMs: p99PerSecond,
     rendererHeapAfterRun: mb(heap.usedSize),
     rendererEventsTotal: probe.received,
     windowLength: probe.windowLength,
@@ -178,7 +212,9 @@ Cordon bench:events — ${AGENTS} sim agents → hub → browser shell → rende
   sustained (applied/elapsed) ${results.sustainedPerSecond.toLocaleString('en')} events/s over ${results.seconds} s (${applied.toLocaleString('en')} events; slowest second ${results.slowestSecond.toLocaleString('en')}/s)
   events lost                 ${lost}  (renderer missing ${probe.missing}, skipped ${probe.skipped}, invalid ${probe.invalid}, hub gaps ${hubGaps}, renderer behind hub ${behind.length})
   latency emit → store        p50 ${results.latencyMs.p50} ms, p99 ${results.latencyMs.p99} ms, max ${results.latencyMs.max} ms (${latencies.length.toLocaleString('en')} samples)
-  longest renderer task       ${last.longMax.toFixed(0)} ms (${last.longCount} tasks over 50 ms)
+  latency p99, second by second ${p99PerSecond.join(' ')} ms
+  longest renderer task       ${results.longestTaskMs} ms while measuring (${streamingLong.count} tasks over 50 ms); since the page loaded ${last.longMax.toFixed(0)} ms (${last.longCount} over 50 ms)
+  longest task by thread time ${mainTaskCpu.maxMs.toFixed(1)} ms of the main thread's own CPU (${mainTaskCpu.over50} over 50 ms; that task took ${mainTaskCpu.wallOfLongestMs.toFixed(1)} ms of wall time)
   renderer heap after run     ${results.rendererHeapAfterRun} (page ${mb(pageHeap.usedSize)}, ${page.workers.length} worker${page.workers.length === 1 ? '' : 's'} ${mb(workerHeap)}) after ${probe.received.toLocaleString('en')} events (window ${probe.windowLength.toLocaleString('en')})
 `);
   console.log(`renderer main thread, per second: ${main.taskMsPerS} ms in tasks (script ${main.scriptMsPerS} ms, style ${main.styleMsPerS} ms, layout ${main.layoutMsPerS} ms in ${main.frames} layouts; the rest paint and the like)
