@@ -17,7 +17,7 @@ import type {
 } from '../protocol/index.ts';
 import type { ActionJournal, ActionRequest, JournalEntry, StoredRejection, StoredResult } from './action-journal.ts';
 import { ActionFailure, type ActionContext, type Driver } from './drivers/driver.ts';
-import { refuse, type Refusal } from './drivers/lifecycle.ts';
+import { isRenewal, refuse, type Refusal } from '../protocol/lifecycle.ts';
 import { AgentError, systemCode } from './errors.ts';
 
 /** An action that runs longer than this is aborted (its driver gets the signal); generous, for a seize of a big VM. */
@@ -199,7 +199,11 @@ export class ActionRunner {
         resolveSettled();
         return;
       }
-      note(`${label}: accepted on ${printable(vm.name)} (${vm.state}); reason: "${printable(request.reason)}"`);
+      // A renewal is an isolate like any other on the wire; the operator's line says which it is.
+      const renewal = request.kind === 'isolate' && isRenewal(vm, request.params)
+        ? `, renewing its ${vm.isolation!.mode} isolation ${request.params.expiresAt !== undefined ? `until ${printable(request.params.expiresAt)}` : 'with no expiry'}`
+        : '';
+      note(`${label}: accepted on ${printable(vm.name)} (${vm.state})${renewal}; reason: "${printable(request.reason)}"`);
       broadcast({ type: 'action.accepted', requestId: request.requestId, vmId: request.vmId, kind: request.kind, at: startedAt });
       const current = driver.getVm(request.vmId) ?? vm;
       broadcast({ type: 'vm', vm: this.decorate(current) });

@@ -1,6 +1,6 @@
-// Puts an agent together: the event log, a driver, the action journal and runner, and the WebSocket server, wired
-// so that every threat event is numbered and written before any cockpit sees it, and every action request id before
-// it runs. `startAgent` is the programmatic entry; agent/cli.ts wraps it.
+// Puts an agent together: the event log, a driver, the action journal and runner, the logs (store, sources,
+// detectors) and the WebSocket server, wired so that every threat event is numbered and written before any cockpit
+// sees it, and every action request id before it runs. `startAgent` is the programmatic entry; agent/cli.ts wraps it.
 import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { DRIVERS, driverNames } from './drivers/index.ts';
 import type { Driver, DriverConfig } from './drivers/driver.ts';
 import { AgentError } from './errors.ts';
 import { EventLog } from './event-log.ts';
+import { AgentLogs, type LogsOptions } from './logs/agent-logs.ts';
 import { AgentServer, isLoopback } from './server.ts';
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -36,8 +37,10 @@ export interface AgentOptions {
   actionJournalLimit?: number;
   /** An action running longer than this is aborted (default 30 minutes). */
   actionDeadlineMs?: number;
-  /** Operator notes (stderr in the CLI). */
+  /** Operator notes (stderr in the CLI); they are kept in the log store too, as source `agent`. */
   note?: (line: string) => void;
+  /** Log collection and detectors (agent/logs/agent-logs.ts); `false` keeps no logs at all. */
+  logs?: LogsOptions | false;
 }
 
 export interface RunningAgent {
@@ -46,6 +49,8 @@ export interface RunningAgent {
   agentId: string;
   /** Where its event log lives. */
   dataDir: string;
+  /** Where its syslog listener listens (UDP and TCP), when it has one. */
+  syslog?: { host: string; port: number };
   /** Stops the driver, closes every connection, flushes and releases the event log. */
   close(): Promise<void>;
 }
@@ -53,7 +58,15 @@ export interface RunningAgent {
 export const DEFAULTS = { driver: 'sim', host: '127.0.0.1', port: 0, vms: 8, rate: 5, retain: 1_000_000 } as const;
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
-  const note = options.note ?? ((line: string) => process.stderr.write(`cordon-agent: ${line}\n`));
+  const stderr = options.note ?? ((line: string) => process.stderr.write(`cordon-agent: ${line}\n`));
+  // Every note also becomes an `agent` log record once the log store is open; the ones before it wait for it.
+  let logs: AgentLogs | undefined;
+  let early: string[] | undefined = [];
+  const note = (line: string) => {
+    stderr(line);
+    if (logs) logs.collector.agentNote(line);
+    else if (early && early.length < 1000) early.push(line);
+  };
   if (!options.token) throw new AgentError('token_missing', 'No bearer token given: an agent never serves without one.');
   const agentId = options.agentId ?? defaultAgentId();
   if (!AGENT_ID_PATTERN.test(agentId)) {
@@ -97,7 +110,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     protocol: PROTOCOL,
     agent: { id: agentId, host: hostName, version },
     hypervisor: { kind: driver.kind, version: driver.version },
-    capabilities: driver.actions.length > 0 ? ['events', 'inventory', 'actions'] : ['events', 'inventory'],
+    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(logs ? ['logs'] : [])],
     actions: [...driver.actions],
     latestSeq: log.latestSeq,
     oldestSeq: log.oldestSeq,
@@ -116,11 +129,25 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
 
   try {
+    if (options.logs !== false) {
+      logs = await AgentLogs.start(options.logs ?? {}, {
+        dataDir, agentId, hostName, stderr,
+        listVms: () => driver.listVms(),
+        threats: onThreats,
+      });
+      logs.collector.add((early ?? []).map((message) => ({ source: 'agent' as const, app: 'cordon-agent', severity: 6, message })), 'agent');
+    }
+    early = undefined;
+    const collector = logs?.collector;
     await driver.start({
       threats: onThreats,
       vmChanged: (vm) => server?.broadcast({ type: 'vm', vm: runner.decorate(vm) }),
       vmRemoved: (vmId) => server?.broadcast({ type: 'vm.removed', vmId }),
       note,
+      ...(collector ? {
+        logs: (entries) => collector.add(entries, `driver:${entries[0]?.vmId ?? ''}:${entries[0]?.source ?? ''}`),
+        followLog: (spec) => collector.follow(spec),
+      } : {}),
     });
     server = await AgentServer.listen({
       host,
@@ -130,10 +157,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         log, retain, hello, note,
         inventory: () => driver.listVms().map(runner.decorate),
         act: (message, reply, peer) => runner.handle(message, reply, peer),
+        ...(logs ? { queryLogs: logs.answer.bind(logs) } : {}),
       },
     });
   } catch (err) {
     await driver.stop();
+    await logs?.close();
     await journal.close();
     log.close();
     throw err;
@@ -147,12 +176,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     port: running.port,
     agentId,
     dataDir,
+    ...(logs?.syslog ? { syslog: logs.syslog } : {}),
     close: () => {
       closing ??= (async () => {
         // Running actions end first (aborted, their results recorded and sent), then the driver, then the sockets.
         await runner.close();
         await driver.stop();
         await running.close();
+        await logs?.close();
         await journal.close();
         log.close();
       })();

@@ -1,11 +1,13 @@
 // The agent's command-line flags: what each means, how each is checked, and the AgentOptions they make. Every
 // refusal is an AgentError naming the flag and what to write instead.
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, defaultAgentId, type AgentOptions } from './agent.ts';
 import { driverNames } from './drivers/index.ts';
 import { createQemuDriver } from './drivers/qemu.ts';
 import { AgentError, systemCode } from './errors.ts';
+import type { LogsOptions } from './logs/agent-logs.ts';
 
 export const USAGE = `Usage: npm run agent -- --token-file FILE [options]
 
@@ -22,10 +24,25 @@ Serves cordon.v1 (WebSocket) to Cordon cockpits: threat events and the VM invent
   --rate N            sim: target events per second (default ${DEFAULTS.rate}; tens of thousands for load tests)
   --seed N            sim: scenario seed, for a replayable run (default: random, printed on stderr)
   --retain N          events kept for replay (default ${DEFAULTS.retain})
+
+Logs (kept beside the events, searched by cockpits with logs.query; the agent's own notes always):
+  --syslog-listen HOST:PORT  receive syslog (RFC 5424 / RFC 3164) on UDP and TCP at this port (0: any free one)
+  --syslog-file PATH         follow a host log file like tail -F (repeatable), e.g. /var/log/syslog
+  --syslog-vm HOST=VMID      a syslog sender's host name that means this VM (repeatable)
+  --journal                  follow the systemd journal (journalctl -o json --follow)
+  --log-retain-mib N         bytes of logs kept (default 512 MiB), oldest dropped first
+  --log-retain-days N        days of logs kept (default 30)
+  --no-logs                  keep no logs at all
+
+Detectors (their alerts become threat events, numbered and served like any other):
+  --suricata-eve FILE        follow Suricata's EVE JSON (repeatable)
+  --falco FILE               follow Falco's JSON output (repeatable)
+
   --help              this text
 
 When it listens, it prints one JSON line on stdout:
   {"ready":true,"url":"ws://127.0.0.1:PORT","agentId":"...","pid":N}
+(with "syslog":{"host":"...","port":N} when it listens for syslog)
 `;
 
 /** The ready line's shape; parents parse it, so its keys do not change. */
@@ -34,6 +51,8 @@ export interface ReadyLine {
   url: string;
   agentId: string;
   pid: number;
+  /** Where the syslog listener listens (UDP and TCP), with --syslog-listen. */
+  syslog?: { host: string; port: number };
 }
 
 /** Turns argv into agent options, or an AgentError saying which flag is wrong and how to fix it. */
@@ -55,6 +74,15 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
         rate: { type: 'string' },
         seed: { type: 'string' },
         retain: { type: 'string' },
+        'syslog-listen': { type: 'string' },
+        'syslog-file': { type: 'string', multiple: true },
+        'syslog-vm': { type: 'string', multiple: true },
+        journal: { type: 'boolean' },
+        'log-retain-mib': { type: 'string' },
+        'log-retain-days': { type: 'string' },
+        'no-logs': { type: 'boolean' },
+        'suricata-eve': { type: 'string', multiple: true },
+        falco: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -76,6 +104,7 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
   if (values.rate !== undefined) options.rate = number('--rate', values.rate, 0, 1_000_000);
   if (values.seed !== undefined) options.seed = integer('--seed', values.seed, 0, 2 ** 32 - 1);
   if (values.retain !== undefined) options.retain = integer('--retain', values.retain, 1, Number.MAX_SAFE_INTEGER);
+  options.logs = logOptions(values);
   if (options.driver === 'qemu') {
     // The config file is the qemu driver's own setting: checked here, so a bad one is refused before anything runs.
     options.driver = createQemuDriver({ agentId: options.agentId!, ...(values.config !== undefined ? { configFile: values.config } : {}) });
@@ -85,11 +114,40 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
   return { help: false, options };
 }
 
-function parseListen(value: string): { host: string; port: number } {
+/** The log and detector flags as LogsOptions, or false with --no-logs. */
+function logOptions(values: Record<string, string | boolean | string[] | undefined>): LogsOptions | false {
+  const logFlags = ['syslog-listen', 'syslog-file', 'syslog-vm', 'journal', 'log-retain-mib', 'log-retain-days', 'suricata-eve', 'falco'];
+  if (values['no-logs']) {
+    const clash = logFlags.find((f) => values[f] !== undefined);
+    if (clash) throw new AgentError('bad_flag', `--no-logs and --${clash} contradict each other: drop one.`);
+    return false;
+  }
+  const o: LogsOptions = {};
+  const listen = values['syslog-listen'];
+  if (typeof listen === 'string') o.syslogListen = parseListen(listen, '--syslog-listen');
+  const list = (k: string) => (Array.isArray(values[k]) ? values[k] : []);
+  if (list('syslog-file').length) o.syslogFiles = list('syslog-file').map((f) => resolve(f));
+  if (list('suricata-eve').length) o.suricataEve = list('suricata-eve').map((f) => resolve(f));
+  if (list('falco').length) o.falco = list('falco').map((f) => resolve(f));
+  if (list('syslog-vm').length) {
+    o.syslogVms = {};
+    for (const pair of list('syslog-vm')) {
+      const m = /^([^=\s]{1,255})=([A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/.exec(pair);
+      if (!m) throw new AgentError('bad_flag', `--syslog-vm ${pair} is not HOST=VMID: e.g. --syslog-vm fw-edge-01=mvm-fw-01.`);
+      o.syslogVms[m[1]!] = m[2]!;
+    }
+  }
+  if (values.journal) o.journal = true;
+  if (typeof values['log-retain-mib'] === 'string') o.maxBytes = integer('--log-retain-mib', values['log-retain-mib'], 1, 16 * 1024 * 1024) * 1024 * 1024;
+  if (typeof values['log-retain-days'] === 'string') o.maxAgeDays = integer('--log-retain-days', values['log-retain-days'], 1, 36_500);
+  return o;
+}
+
+function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new AgentError('bad_flag', `--listen ${value} is not HOST:PORT: use e.g. 127.0.0.1:7300, [::1]:7300, or port 0 for any free one.`);
+    throw new AgentError('bad_flag', `${flag} ${value} is not HOST:PORT: use e.g. 127.0.0.1:7300, [::1]:7300, or port 0 for any free one.`);
   }
   return { host: (m[1] ?? m[2])!, port };
 }

@@ -13,6 +13,8 @@ import {
   type AgentMessage,
   type ErrorMessage,
   type HelloMessage,
+  type LogsQueryMessage,
+  type LogsResultMessage,
   type SubscribeMessage,
   type Vm,
 } from '../protocol/index.ts';
@@ -35,6 +37,8 @@ export interface SessionContext {
   inventory(): Vm[];
   /** An `action` from this cockpit: `reply` reaches only it (agent/actions.ts answers and broadcasts). */
   act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void;
+  /** A `logs.query`: its page or an error (ref = its id). Absent when the agent keeps no logs. */
+  queryLogs?(message: LogsQueryMessage): LogsResultMessage | ErrorMessage;
   note(line: string): void;
 }
 
@@ -145,10 +149,27 @@ export class Session {
       case 'action':
         this.ctx.act(message, (m) => this.send(m), this.peer);
         return;
+      case 'logs.query':
+        this.queryLogs(message);
+        return;
       case 'error':
         // The cockpit objects to something we sent: worth a line for the operator, never an answer (no error loops).
         this.ctx.note(`cockpit ${this.peer} reported ${message.code}${message.ref ? ` about ${printable(message.ref)}` : ''}: ${printable(message.message)}`);
         return;
+    }
+  }
+
+  /** Answers a log query to this cockpit only; a store fault is an `internal` error, never a dropped connection. */
+  private queryLogs(message: LogsQueryMessage): void {
+    if (!this.ctx.queryLogs) {
+      this.send(error('unsupported', 'This agent keeps no logs (it does not announce the "logs" capability).', message.id));
+      return;
+    }
+    try {
+      this.send(this.ctx.queryLogs(message));
+    } catch (err) {
+      this.ctx.note(`log query from cockpit ${this.peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.send(error('internal', 'The agent could not read its log store; see its stderr, and try again.', message.id));
     }
   }
 

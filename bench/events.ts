@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CockpitService } from '../main/cockpit-service.ts';
 import { FleetHub } from '../main/fleet/hub.ts';
+import { journalRecorder } from '../main/cockpit.ts';
+import { JournalHost } from '../main/journal/host.ts';
+import { generateKeyPairSync } from 'node:crypto';
 import { startBrowserShell } from '../main/browser-shell/server.ts';
 import { startAgentProcess, tempDir, writeToken, type RunningProcess } from '../test/helpers/processes.ts';
 import { Cdp, CdpPage } from './cdp.ts';
@@ -21,6 +24,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     window: { type: 'string', default: '20000' },
     profile: { type: 'boolean', default: false },
+    // Record every event in the cockpit's journal too (its own thread, as the cockpit runs it).
+    journal: { type: 'boolean', default: false },
   },
 });
 const AGENTS = Number(values.agents);
@@ -34,7 +39,10 @@ const log = (s: string) => console.error(`bench:events: ${s}`);
 buildRenderer(values.profile ? ['--minify', 'false'] : []);
 const dir = tempDir('bench-events');
 const agents: (RunningProcess & { url: string; id: string })[] = [];
-const hub = new FleetHub({ windowSize: Number(values.window), link: { backfill: 0 } });
+const journal = values.journal
+  ? await JournalHost.open({ dir: join(dir.path, 'journal'), key: generateKeyPairSync('ed25519').privateKey, note: (l) => log(l) })
+  : undefined;
+const hub = new FleetHub({ windowSize: Number(values.window), link: { backfill: 0 }, ...(journal ? { recorder: journalRecorder(journal) } : {}) });
 let exitCode = 0;
 let browser: Cdp | undefined;
 try {
@@ -109,7 +117,7 @@ try {
   }
   const cpuRoots = [
     ...agents.map((a) => ({ label: 'sim agents', pid: a.child.pid ?? -1 })),
-    { label: 'hub + shell (+ bench)', pid: process.pid, alone: true },
+    { label: journal ? 'hub + shell + journal thread (+ bench)' : 'hub + shell (+ bench)', pid: process.pid, alone: true },
     { label: 'chromium', pid: browser.pid, chromium: true },
   ];
   // The main thread's time by kind (script, style, layout, all tasks), as Chromium accounts it.
@@ -221,6 +229,10 @@ Cordon bench:events — ${AGENTS} sim agents → hub → browser shell → rende
 CPU while measuring, in cores (this machine has ${availableParallelism()}; ${cpu.reduce((n, [, c]) => n + c, 0).toFixed(2)} used by the bench, the rest of the load was not ours: load average ${loadavg()[0]!.toFixed(1)}):
 ${cpu.map(([k, c]) => `  ${c.toFixed(2).padStart(5)}  ${k}  (${((c * 1e6) / (applied / seconds)).toFixed(1)} µs per event)`).join('\n')}
 `);
+  if (journal) {
+    const js = await journal.status();
+    console.log(`journal: ${js.size.toLocaleString('en')} records, ${js.durableSize.toLocaleString('en')} on disk, ${js.inFlight.toLocaleString('en')} still in flight${js.failure ? `; FAILED: ${js.failure.message}` : ''}\n`);
+  }
   console.log(JSON.stringify({ ...results, mainThread: main, cpuCores: Object.fromEntries(cpu.map(([k, c]) => [k, Number(c.toFixed(3))])) }));
   if (lost > 0) exitCode = 1;
   await shell.close();
@@ -230,6 +242,7 @@ ${cpu.map(([k, c]) => `  ${c.toFixed(2).padStart(5)}  ${k}  (${((c * 1e6) / (app
 } finally {
   await browser?.close();
   hub.close();
+  await journal?.close().catch(() => undefined);
   for (const a of agents) await a.kill('SIGKILL');
   dir.remove();
 }

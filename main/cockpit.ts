@@ -1,7 +1,14 @@
 // Assembles the cockpit's core from its settings: the fleet hub, the agents (or the built-in lab when none are
 // configured), and the service the shells expose. The same for Electron and the browser shell.
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
 import { CockpitService } from './cockpit-service.ts';
-import { FleetHub, type FleetHubOptions } from './fleet/hub.ts';
+import { FleetHub, type FleetHubOptions, type HubRecorder } from './fleet/hub.ts';
+import type { Actor, FeedEvent } from '../protocol/index.ts';
+import { actionEntry, changeEntry, custodyEntry, eventEntry, loadOrCreateKeyFile } from './journal/index.ts';
+import { canonicalJson } from './journal/canonical.ts';
+import { JournalHost } from './journal/host.ts';
+import { SyslogExporter } from './export/syslog-export.ts';
 import { startLab, type AgentSpawner, type Lab } from './lab.ts';
 import { cockpitDeviceName, endpointsFrom, type CockpitSettings, type SecretSource } from './settings.ts';
 
@@ -16,37 +23,141 @@ export interface CockpitOptions {
   /** The lab agent's extra arguments and name (`npm run lab -- --driver qemu`); see LabOptions. */
   labAgent?: { args?: string[]; label?: string };
   log?: (line: string) => void;
+  /**
+   * The journal (`dataDir/journal`): the responder's signing key, and the worker script when bundled. Default: a key
+   * file `dataDir/journal-key.pem` (mode 0600); the desktop shell passes the key it keeps in safeStorage.
+   */
+  journal?: { key?: () => KeyObject; workerPath?: string; checkpointMs?: number };
 }
 
 export interface Cockpit {
   hub: FleetHub;
   service: CockpitService;
   lab: Lab | undefined;
-  close(): void;
+  journal: JournalHost;
+  /** Sends threat events on to the SOC's collector, when settings name one. */
+  exporter: SyslogExporter | undefined;
+  /** Stops the agents' links and the lab, then writes and signs the journal's last records. */
+  close(): Promise<void>;
+}
+
+/**
+ * The hub's recorder over the journal: events in the hub's batches, action steps as they come, asks durable. A
+ * seizure's result also opens the evidence's chain of custody: what was captured, with its hashes, by whom, for
+ * which case.
+ */
+export function journalRecorder(journal: JournalHost): HubRecorder {
+  return {
+    events: (batch) => journal.append(batch.map(eventEntry)),
+    actionAsked: async (rec) => { await journal.appendDurable(actionEntry('asked', rec)); },
+    actionStep: (step, rec) => {
+      const entries = [actionEntry(step, rec)];
+      if (step === 'result' && rec.kind === 'seize' && rec.ok) {
+        entries.push(custodyEntry(rec.actor, {
+          agentId: rec.agentId, vmId: rec.vmId, step: 'seized', ...(rec.params.caseId ? { caseId: rec.params.caseId } : {}),
+          details: { requestId: rec.requestId, reason: rec.reason, ...(rec.finishedAt ? { at: rec.finishedAt } : {}), files: structuredClone(rec.details?.files ?? []) },
+        }));
+      }
+      journal.append(entries);
+    },
+  };
+}
+
+/**
+ * Records the settings in effect when they differ from the last ones recorded (a change made between two runs, in
+ * the settings file or by an administrator, is in the journal too). Tokens are never part of them.
+ */
+export async function recordSettings(journal: JournalHost, settings: CockpitSettings, actor: Actor): Promise<boolean> {
+  const effective = {
+    responder: settings.responder,
+    agents: settings.agents.map((a) => ({ agentId: a.agentId, label: a.label, url: a.url, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}) })),
+    lab: settings.lab,
+    windowSize: settings.windowSize,
+    ...(settings.syslogExport ? { syslogExport: settings.syslogExport } : {}),
+  };
+  const last = (await journal.query({ kind: ['settings'], text: 'effective', limit: 20 })).records
+    .map((r) => r.record.body as { key?: string; to?: unknown })
+    .find((b) => b.key === 'effective');
+  // Compared in canonical form: the journal keeps members sorted (RFC 8785).
+  if (last && canonicalJson(last.to) === canonicalJson(effective)) return false;
+  await journal.appendDurable(changeEntry('settings', actor, { key: 'effective', ...(last ? { from: last.to } : {}), to: effective }));
+  return true;
 }
 
 export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
   const log = opts.log ?? ((line: string) => console.error(line));
-  const hub = new FleetHub({ windowSize: opts.settings.windowSize, ...opts.hub });
+  const key = opts.journal?.key ? opts.journal.key() : loadOrCreateKeyFile(join(opts.dataDir, 'journal-key.pem'));
+  const journal = await JournalHost.open({
+    dir: join(opts.dataDir, 'journal'), key, note: log,
+    ...(opts.journal?.workerPath ? { workerPath: opts.journal.workerPath } : {}),
+    ...(opts.journal?.checkpointMs !== undefined ? { checkpointMs: opts.journal.checkpointMs } : {}),
+  });
+  const actor: Actor = { ...opts.settings.responder, cockpit: cockpitDeviceName() };
+  try {
+    await recordSettings(journal, opts.settings, actor);
+  } catch (err) {
+    await journal.close();
+    throw err;
+  }
+  const exporter = opts.settings.syslogExport ? startExporter(opts.settings.syslogExport, log) : undefined;
+  const recorder = journalRecorder(journal);
+  const hub = new FleetHub({
+    windowSize: opts.settings.windowSize, ...opts.hub,
+    recorder: exporter ? { ...recorder, events: (batch) => { recorder.events(batch); exporter.sendAll(batch); } } : recorder,
+  });
   const { endpoints, problems } = endpointsFrom(opts.settings, opts.secrets);
   for (const p of problems) log(`cordon: ${p}`);
   let lab: Lab | undefined;
   if (endpoints.length === 0 || opts.forceLab) {
     log(opts.labAgent?.label ? `cordon: starting the lab agent (${opts.labAgent.label}) on 127.0.0.1.` : 'cordon: no agents configured; starting the built-in lab (a simulated host on 127.0.0.1).');
-    lab = await startLab({
-      spawn: opts.spawnAgent, dataDir: opts.dataDir, ...opts.settings.lab,
-      ...(opts.labAgent?.args ? { agentArgs: opts.labAgent.args } : {}), ...(opts.labAgent?.label ? { label: opts.labAgent.label } : {}),
-    });
+    try {
+      lab = await startLab({
+        spawn: opts.spawnAgent, dataDir: opts.dataDir, ...opts.settings.lab,
+        ...(opts.labAgent?.args ? { agentArgs: opts.labAgent.args } : {}), ...(opts.labAgent?.label ? { label: opts.labAgent.label } : {}),
+      });
+    } catch (err) {
+      hub.close();
+      await exporter?.exporter.close(0);
+      await journal.close();
+      throw err;
+    }
     hub.addAgent(lab.endpoint);
   }
   for (const e of endpoints) hub.addAgent(e);
   return {
     hub,
-    service: new CockpitService(hub, { ...opts.settings.responder, cockpit: cockpitDeviceName() }),
+    service: new CockpitService(hub, actor, journal),
     lab,
-    close() {
+    journal,
+    exporter: exporter?.exporter,
+    async close() {
       hub.close();
       lab?.stop();
+      await Promise.all([journal.close(), exporter?.exporter.close()]);
+    },
+  };
+}
+
+const SEVERITY_RANK = { info: 0, low: 1, medium: 2, high: 3, critical: 4 } as const;
+
+/** The syslog exporter for the settings' collector; what it cannot send is counted and said, never blocks the hub. */
+function startExporter(o: NonNullable<CockpitSettings['syslogExport']>, log: (line: string) => void): { exporter: SyslogExporter; sendAll(batch: readonly FeedEvent[]): void } {
+  let lastSaid = '';
+  const exporter = new SyslogExporter({
+    host: o.host, port: o.port, transport: o.transport, format: o.format,
+    onStatus: (st) => {
+      // Said when the link changes or an error is new, not once per event.
+      const said = `${st.connected}|${st.lastError ?? ''}`;
+      if (said === lastSaid) return;
+      lastSaid = said;
+      log(st.connected ? `cordon: exporting threat events to ${o.transport}://${o.host}:${o.port} (${o.format}).` : `cordon: the syslog collector ${o.transport}://${o.host}:${o.port} is unreachable${st.lastError ? ` (${st.lastError})` : ''}; events wait in a bounded queue (${st.dropped} dropped so far).`);
+    },
+  });
+  const floor = o.minSeverity ? SEVERITY_RANK[o.minSeverity] : 0;
+  return {
+    exporter,
+    sendAll(batch) {
+      for (const fe of batch) if (SEVERITY_RANK[fe.event.severity] >= floor) exporter.send(fe);
     },
   };
 }

@@ -18,6 +18,17 @@ export interface CockpitSettings {
   agents: ConfiguredAgent[];
   lab: { vms: number; rate: number };
   windowSize: number;
+  /** Threat events sent on to the SOC's collector as RFC 5424 syslog (a line, or the OCSF Detection Finding). */
+  syslogExport?: SyslogExportSettings;
+}
+
+export interface SyslogExportSettings {
+  host: string;
+  port: number;
+  transport: 'udp' | 'tcp';
+  format: 'summary' | 'ocsf';
+  /** Only events of this severity or worse (default: all). */
+  minSeverity?: 'info' | 'low' | 'medium' | 'high' | 'critical';
 }
 
 export const DEFAULT_SETTINGS: CockpitSettings = {
@@ -56,6 +67,20 @@ export const SETTINGS_SCHEMA = {
     properties: { vms: { type: 'integer', minimum: 1, maximum: 500 }, rate: { type: 'number', minimum: 0, maximum: 100000 } },
   },
   windowSize: { type: 'integer', minimum: 1000, maximum: 100000 },
+  syslogExport: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['host', 'port', 'transport', 'format'],
+    properties: {
+      host: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      transport: { enum: ['udp', 'tcp'] },
+      format: { enum: ['summary', 'ocsf'] },
+      minSeverity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
+    },
+  },
+  /** The desktop shell's journal signing key: its seed sealed by the OS keychain (safeStorage), base64. */
+  journalKeySealed: { type: 'string', maxLength: 1024 },
 } as const;
 
 /** The part of conf's (and so electron-store's) API the cockpit uses. */
@@ -70,7 +95,16 @@ export function readSettings(store: KeyValueStore): CockpitSettings {
     agents: (store.get('agents') as ConfiguredAgent[] | undefined) ?? DEFAULT_SETTINGS.agents,
     lab: { ...DEFAULT_SETTINGS.lab, ...(store.get('lab') as Partial<CockpitSettings['lab']> | undefined) },
     windowSize: (store.get('windowSize') as number | undefined) ?? DEFAULT_SETTINGS.windowSize,
+    ...(store.get('syslogExport') ? { syslogExport: store.get('syslogExport') as SyslogExportSettings } : {}),
   };
+}
+
+/** `udp://host:port` or `tcp://host:port` (IPv6 in brackets), as the command line takes a collector. */
+export function parseCollector(url: string, format: 'summary' | 'ocsf' = 'summary'): SyslogExportSettings {
+  const m = /^(udp|tcp):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(url.trim());
+  const port = m ? Number(m[3]) : 0;
+  if (!m || port < 1 || port > 65535) throw new Error(`"${url.slice(0, 200)}" is not a collector: write udp://HOST:PORT or tcp://HOST:PORT (e.g. udp://10.0.0.5:514).`);
+  return { transport: m[1] as 'udp' | 'tcp', host: m[2]!.replace(/^\[|\]$/g, ''), port, format };
 }
 
 /** Where a token comes from: a secret store (Electron's safeStorage) or the agent's token file. */

@@ -1,7 +1,7 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { ActRequest, ActResult, CockpitPush, CockpitSnapshot } from './generated/types.ts';
+import type { ActRequest, ActResult, CockpitLogsPage, CockpitLogsQuery, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
@@ -9,10 +9,18 @@ export interface CockpitCalls {
   snapshot: { params: Record<string, never>; result: CockpitSnapshot };
   /** Acts on a VM. Resolves once the action is journaled and sent; its progress and result arrive as pushes. */
   act: { params: ActRequest; result: ActResult };
+  /** Records of the journal matching the filters, newest first, one page (docs/journal.md). */
+  'journal.query': { params: JournalQueryParams; result: JournalPage };
+  /** The journal's size, sync and signature progress, what a crash left, the last verification. */
+  'journal.status': { params: Record<string, never>; result: JournalHealth };
+  /** Verifies the whole journal now (chain, Merkle tree, checkpoints, signatures); answers with the status. */
+  'journal.verify': { params: Record<string, never>; result: JournalHealth };
+  /** One agent's log records (hypervisor, guest console, syslog, its own), newest first, one page, asked of the agent. */
+  'logs.query': { params: CockpitLogsQuery; result: CockpitLogsPage };
 }
 
 export type CockpitMethod = keyof CockpitCalls;
-export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act'];
+export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

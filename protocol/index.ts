@@ -8,6 +8,12 @@ import {
   validateClientMessage,
   validateCockpitPush,
   validateCockpitSnapshot,
+  validateCockpitLogsPage,
+  validateCockpitLogsQuery,
+  validateJournalHealth,
+  validateJournalPage,
+  validateJournalQuery,
+  validateLogRecord,
   validateShellMessage,
   validateThreatEvent,
 } from './generated/validators.js';
@@ -19,6 +25,12 @@ import type {
   CockpitPush,
   CockpitSnapshot,
   ErrorMessage,
+  CockpitLogsPage,
+  CockpitLogsQuery,
+  JournalHealth,
+  JournalPage,
+  JournalQueryParams,
+  LogRecord,
   ShellMessage,
   ThreatEvent,
 } from './generated/types.ts';
@@ -39,10 +51,17 @@ export const decodeShellMessage = decoder<ShellMessage>(validateShellMessage, 'b
 
 /** Checks an already-parsed value (e.g. one that crossed Electron IPC by structured clone). */
 export const checkThreatEvent = checker<ThreatEvent>(validateThreatEvent, 'threat event');
+/** A log record (e.g. one the agent's store is about to serve, or one that crossed IPC). */
+export const checkLogRecord = checker<LogRecord>(validateLogRecord, 'log record');
 export const checkCockpitPush = checker<CockpitPush>(validateCockpitPush, 'cockpit push');
 export const checkCockpitSnapshot = checker<CockpitSnapshot>(validateCockpitSnapshot, 'cockpit snapshot');
 export const checkActRequest = checker<ActRequest>(validateActRequest, 'request to act');
 export const checkActResult = checker<ActResult>(validateActResult, 'answer to a request to act');
+export const checkJournalQuery = checker<JournalQueryParams>(validateJournalQuery, 'journal query');
+export const checkJournalPage = checker<JournalPage>(validateJournalPage, 'page of the journal');
+export const checkJournalHealth = checker<JournalHealth>(validateJournalHealth, 'journal status');
+export const checkCockpitLogsQuery = checker<CockpitLogsQuery>(validateCockpitLogsQuery, 'log query');
+export const checkCockpitLogsPage = checker<CockpitLogsPage>(validateCockpitLogsPage, 'page of logs');
 
 /** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */
 function decoder<T>(validate: ValidateFunction, what: string): (text: string, maxBytes?: number) => Decoded<T> {

@@ -13,12 +13,18 @@ export const ROOT_VALIDATORS = {
   validateAgentMessage: SCHEMA_BASE + 'agent-message.schema.json',
   validateClientMessage: SCHEMA_BASE + 'client-message.schema.json',
   validateThreatEvent: SCHEMA_BASE + 'threat-event.schema.json',
+  validateLogRecord: SCHEMA_BASE + 'log-record.schema.json',
   validateVm: SCHEMA_BASE + 'vm.schema.json',
   validateCockpitPush: SCHEMA_BASE + 'cockpit/push.schema.json',
   validateCockpitSnapshot: SCHEMA_BASE + 'cockpit/snapshot.schema.json',
   validateShellMessage: SCHEMA_BASE + 'cockpit/shell-message.schema.json',
   validateActRequest: SCHEMA_BASE + 'cockpit/act-request.schema.json',
   validateActResult: SCHEMA_BASE + 'cockpit/act-result.schema.json',
+  validateJournalQuery: SCHEMA_BASE + 'cockpit/journal-query.schema.json',
+  validateJournalPage: SCHEMA_BASE + 'cockpit/journal-page.schema.json',
+  validateJournalHealth: SCHEMA_BASE + 'cockpit/journal-health.schema.json',
+  validateCockpitLogsQuery: SCHEMA_BASE + 'cockpit/logs-query.schema.json',
+  validateCockpitLogsPage: SCHEMA_BASE + 'cockpit/logs-page.schema.json',
 } as const;
 
 export function loadSchemas(dir = SCHEMA_DIR): object[] {

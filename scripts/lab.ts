@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     settings, secrets: tokenFileSource, spawnAgent: labSpawner, dataDir, forceLab: true, ...(labAgent ? { labAgent } : {}),
   });
   teardown.push({ what: 'stop the cockpit and the lab agent', run: async () => {
-    cockpit.close();
+    await cockpit.close();
     await agentExited(15_000);
   } });
   const shell = await startBrowserShell({ service: cockpit.service, rendererDir, port: values.port === undefined ? 0 : Number(values.port) });

@@ -11,7 +11,9 @@
 // reports every VM change through the sink as it happens (`seizing`, a new clone), and returns the final state.
 import type { ActionDetails, ActionKind, ActionParams, Actor, ThreatEvent, Vm, VmState } from '../../protocol/index.ts';
 import { AgentError } from '../errors.ts';
-import type { Refusal } from './lifecycle.ts';
+import type { FollowLogSpec } from '../logs/collector.ts';
+import type { LogEntry } from '../logs/store.ts';
+import type { Refusal } from '../../protocol/lifecycle.ts';
 
 /** Where a driver reports what it sees. Calls may come at any time between start() and stop(). */
 export interface DriverSink {
@@ -26,6 +28,17 @@ export interface DriverSink {
   threats(events: ThreatEvent[]): void;
   /** One line for the operator on the agent's stderr; never sent on the wire. */
   note(line: string): void;
+  /**
+   * Log lines the driver makes itself (the sim's consoles and hypervisor), for the agent's log store: records beside
+   * the events, never events. Optional: an agent that keeps no logs leaves it out.
+   */
+  logs?(entries: LogEntry[]): void;
+  /**
+   * Asks the agent to follow a log file the hypervisor writes (QEMU's `-D` log and stderr, a serial console's logfile)
+   * into its log store, like `tail -F`, resuming where it stood after a restart. Returns what stops it (the lines
+   * written until then are read first). Optional, like logs().
+   */
+  followLog?(spec: FollowLogSpec): () => void;
 }
 
 export interface Driver {

@@ -100,6 +100,15 @@ export function linkCheck(nic: string, vmName: string, up: boolean, ackAt: strin
     `QEMU acknowledged set_link ${up ? 'up' : 'down'} on ${nic} of ${vmName} at ${ackAt}${when} (QMP). QEMU 7.2 has no query that reads a NIC's link back, so this is QEMU's acknowledgement, not a read-back; the guest sees carrier ${up ? '1' : '0'}.`);
 }
 
+/**
+ * A link Cordon took down earlier and left alone since (a renewal checks it again without setting it: the guest must
+ * see no change). QEMU cannot read a NIC's link back, so this rests on the acknowledgement it gave then.
+ */
+export function linkHeldDownCheck(nic: string, vmName: string, ackAt: string): IsolationCheck {
+  return check(`link-state:${nic}`, true,
+    `QEMU acknowledged set_link down on ${nic} of ${vmName} at ${ackAt} (QMP), and Cordon has not set it since; it was not set again for this check, so the guest saw no change. QEMU 7.2 has no query that reads a NIC's link back, so this rests on that acknowledgement; the guest sees carrier 0.`);
+}
+
 /** The guest's link was left as it was (honeypot mode moves the tap, not the link). */
 export function linkUntouchedCheck(nic: string, vmName: string, tap: string, info: LinkInfo | Error): IsolationCheck {
   if (info instanceof Error) return check(`link-state:${nic}`, false, `Could not read the tap ${tap} of ${vmName} back (${info.message}); its state is unverified.`);

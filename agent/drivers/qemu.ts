@@ -20,11 +20,11 @@ import { checkPrivateDir } from '../qemu/paths.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
 import { ActionFailure, type ActionContext, type ActionOutcome, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
 import {
-  ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRunning, refuse, settle, type Condition, type Refusal,
-} from './lifecycle.ts';
+  ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRenewal, isRunning, refuse, settle, type Condition, type Refusal,
+} from '../../protocol/lifecycle.ts';
 import { loadQemuConfig, type NicSpec, type QemuDriverConfig, type QemuVmSpec } from './qemu-config.ts';
 import {
-  bridgeCheck, goneFromCheck, linkCheck, linkUntouchedCheck, ping, pingUntilReached, proof, reachesCheck, silentCheck, type ProbeOutcome, type ProbePlan,
+  bridgeCheck, check, goneFromCheck, linkCheck, linkHeldDownCheck, linkUntouchedCheck, ping, pingUntilReached, proof, reachesCheck, silentCheck, type ProbeOutcome, type ProbePlan,
 } from './qemu-proof.ts';
 import { captureVm } from './qemu-seize.ts';
 
@@ -55,6 +55,8 @@ interface Entry {
   tap?: string;
   /** Where release puts the tap back: the production bridge (a clone's is its origin's). */
   homeBridge?: string;
+  /** When QEMU last acknowledged set_link down on its NIC (isolate, a clone's start, an adoption): a renewal's proof. */
+  linkDownAckAt?: string;
   /** The driver made this tap for a clone, and deletes it with the clone. */
   ownTap: boolean;
   /** An action runs on it: its QMP STOP/RESUME are Cordon's own. */
@@ -214,7 +216,7 @@ export class QemuDriver implements Driver {
         case 'terminate': return await this.terminate(e, ctx);
         case 'freeze': return await this.freezeOrResume(e, ctx, true);
         case 'resume': return await this.freezeOrResume(e, ctx, false);
-        case 'isolate': return await this.isolate(e, ctx);
+        case 'isolate': return isRenewal(e.vm, ctx.params) ? await this.renew(e, ctx) : await this.isolate(e, ctx);
         case 'release': return await this.release(e, ctx);
         case 'clone': return await this.cloneVm(e, ctx);
         case 'seize': return await this.seize(e, ctx);
@@ -276,6 +278,7 @@ export class QemuDriver implements Driver {
       ctx.progress('set-link', `Taking the link of ${e.vm.name} down (QMP set_link); it keeps running`, 0.3);
       await m.setLink(false);
       const ackAt = new Date().toISOString();
+      e.linkDownAckAt = ackAt;
       this.setNetwork(e, { link: 'down' });
       ctx.progress('verify', 'Checking the isolation: link state, bridge membership, a probe from the production side', 0.6);
       const [info, after] = await Promise.all([readLink(tap), this.probe(production, 'silence')]);
@@ -309,6 +312,70 @@ export class QemuDriver implements Driver {
     return { state: e.vm.state, details: { mode, isolation: evidence } };
   }
 
+  /**
+   * A renewal: the isolation stays exactly as it is — no set_link, the tap not moved — and is checked again by reading
+   * only: QEMU's run state, the tap's bridge in the kernel, probes from the production side (not for a clone: its
+   * origin answers there with the same address) and from the quarantine side. There is no "before" probe (the VM was
+   * cut off already), so the production side's silence counts only while QEMU runs the vCPUs, and a honeypot probe
+   * that reaches the guest shows that it still answers. A tap the kernel shows elsewhere than Cordon left it fails the
+   * renewal when the isolation rests on it (the link is up): it is not put back, since a renewal touches nothing.
+   */
+  private async renew(e: Entry, ctx: ActionContext): Promise<ActionOutcome> {
+    const m = this.machineOf(e);
+    const nic = e.nic!;
+    const tap = e.tap!;
+    const isolation = e.vm.isolation!;
+    const mode = isolation.mode;
+    const net = e.vm.networks?.[0];
+    const linkDown = net?.link === 'down';
+    const expected = net?.bridge ?? null;
+    const quarantine = this.config.quarantineBridge;
+    const expiry = ctx.params.expiresAt;
+    ctx.progress('renew', `Renewing the isolation (${mode}) of ${e.vm.name} ${expiry !== undefined ? `until ${expiry}` : 'with no expiry'}; its link, tap and bridge are left as they are`, 0.1);
+    const status = await m.status();
+    ctx.signal.throwIfAborted();
+    ctx.progress('verify', 'Checking the isolation again, reading only: link state, bridge membership, probes from outside', 0.4);
+    const production = !e.vm.cloneOf && e.homeBridge !== undefined ? this.plan(e.homeBridge, nic) : undefined;
+    const honeypot = quarantine !== undefined && expected === quarantine ? this.plan(quarantine, nic) : undefined;
+    const [info, away, there] = await Promise.all([
+      readLink(tap),
+      status.running && production ? this.probe(production, 'silence') : undefined,
+      status.running && honeypot ? this.probe(honeypot, linkDown ? 'silence' : 'reach') : undefined,
+    ]);
+    if (!(info instanceof Error) && info.master !== expected) {
+      this.setNetwork(e, { bridge: info.master ?? undefined });
+      this.sink?.vmChanged(e.vm);
+      this.threat(e, 'high', 'suspicious', `The tap of ${e.vm.name} was moved outside Cordon`,
+        `Renewing its isolation, Cordon found the host tap ${tap} of ${e.vm.name} on ${info.master ?? 'no bridge'}, where it had left it on ${expected ?? 'no bridge'}. Check who changed the host's bridges; the inventory now shows where it is.`);
+      if (!linkDown) {
+        throw new ActionFailure('not_confirmed', `The kernel shows the tap ${tap} of ${e.vm.name} on ${info.master ?? 'no bridge'}, not on ${expected ?? 'no bridge'} where its isolation left it: the isolation does not hold, so it was not renewed. A renewal moves nothing: release ${e.vm.name} and isolate it again, or check the host's bridges.`);
+      }
+    }
+    const checks: IsolationCheck[] = [
+      linkDown ? linkHeldDownCheck(nic.name, e.vm.name, e.linkDownAckAt ?? isolation.since) : linkUntouchedCheck(nic.name, e.vm.name, tap, info),
+      bridgeCheck(nic.name, e.vm.name, tap, info, expected, e.homeBridge !== expected ? e.homeBridge : undefined),
+    ];
+    // Silence means something only from a guest whose vCPUs run.
+    const notRun = (name: string, plan: ProbePlan) => check(name, false,
+      `Not run: QEMU reports ${e.vm.name} ${status.status}, so it answers no probe on any network and its silence from ${plan.bridge} would prove nothing; rely on the other checks.`);
+    if (production) {
+      const name = `probe-production:${nic.name}`;
+      checks.push(status.running
+        ? silentCheck(name, nic.name, production, away, `${e.vm.name} is still cut off from ${production.bridge} (a renewal has no "before" to compare with; QEMU runs its vCPUs, so this is not a paused guest's silence)`)
+        : notRun(name, production));
+    }
+    if (honeypot) {
+      const name = `probe-honeypot:${nic.name}`;
+      checks.push(!status.running ? notRun(name, honeypot)
+        : linkDown ? silentCheck(name, nic.name, honeypot, there, `the link of ${e.vm.name} is down, so even the quarantine network does not reach it`)
+          : reachesCheck(name, nic.name, honeypot, there, 'the attacker\'s session goes on, into the quarantine network'));
+    }
+    const evidence = proof(checks);
+    this.settle(e, 'isolate', ctx.params, evidence);
+    if (!evidence.ok) this.note(`${e.vm.name}: isolation (${mode}) renewed, but its proof does not hold: ${evidence.checks.filter((c) => !c.ok).map((c) => c.detail).join(' ')}`);
+    return { state: e.vm.state, details: { mode, isolation: evidence } };
+  }
+
   private async release(e: Entry, ctx: ActionContext): Promise<ActionOutcome> {
     const m = this.machineOf(e);
     const nic = e.nic!;
@@ -326,6 +393,7 @@ export class QemuDriver implements Driver {
     if (net?.link === 'down') {
       ctx.progress('set-link', `Bringing the link of ${e.vm.name} back up (QMP set_link)`, 0.4);
       await m.setLink(true);
+      delete e.linkDownAckAt;
       this.setNetwork(e, { link: 'up' });
       checks.push(linkCheck(nic.name, e.vm.name, true, new Date().toISOString()));
     }
@@ -407,7 +475,7 @@ export class QemuDriver implements Driver {
       if (condition.isolation) vm.isolation = condition.isolation;
       const entry: Entry = {
         id, vm, machine: clone, ownTap: tap !== undefined, acting: false, expectExit: false, shutdownSaid: false, unwatch: [],
-        ...(nic ? { nic } : {}), ...(tap ? { tap } : {}), ...(e.homeBridge ? { homeBridge: e.homeBridge } : {}),
+        ...(nic ? { nic } : {}), ...(tap ? { tap, linkDownAckAt: ackAt } : {}), ...(e.homeBridge ? { homeBridge: e.homeBridge } : {}),
       };
       this.entries.set(id, entry);
       this.watch(entry);
@@ -551,7 +619,10 @@ export class QemuDriver implements Driver {
       }
     }
     // A cut link is set again: nothing QEMU kept can be trusted more than a fresh acknowledgement.
-    if (e.vm.networks?.[0]?.link === 'down') await m.setLink(false);
+    if (e.vm.networks?.[0]?.link === 'down') {
+      await m.setLink(false);
+      e.linkDownAckAt = new Date().toISOString();
+    }
     const status = await m.status();
     if (isRunning(e.vm.state) && !status.running) {
       this.apply(e, { state: 'frozen', ...(e.vm.isolation ? { isolation: e.vm.isolation } : {}) });
@@ -616,6 +687,14 @@ export class QemuDriver implements Driver {
     const m = e.machine!;
     e.unwatch.push(m.onEvent((event) => this.onQmpEvent(e, m, event)));
     e.unwatch.push(m.qmp.onClose(() => void this.onMonitorClosed(e, m)));
+    // Its logs into the agent's log store: what the guest printed on its serial console (from boot on, whether or
+    // not anyone was connected), and QEMU's own log (-D) and stderr. Stopped with the rest, after a last read.
+    const sink = this.sink;
+    if (sink?.followLog) {
+      e.unwatch.push(sink.followLog({ path: m.paths.serialLog, source: 'serial', vmId: e.id, format: 'plain' }));
+      e.unwatch.push(sink.followLog({ path: m.paths.qemuLog, source: 'hypervisor', vmId: e.id, format: 'qemu' }));
+      e.unwatch.push(sink.followLog({ path: m.paths.stderrLog, source: 'hypervisor', vmId: e.id, format: 'qemu' }));
+    }
   }
 
   private unwatch(e: Entry): void {

@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import type { ActionKind, ActionParams, IsolationProof, ThreatEvent, Vm, VmNetwork } from '../../protocol/index.ts';
 import { ActionFailure, type ActionContext, type ActionOutcome, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
 import {
-  ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRunning, refuse, settle, type Condition,
-} from './lifecycle.ts';
+  ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRenewal, isRunning, refuse, settle, type Condition,
+} from '../../protocol/lifecycle.ts';
 import { cloneNetworks, isolatedNetworks, pause, QUARANTINE_BRIDGE, shapeEvent, simIsolationProof, SIM_TIMINGS, stepMs } from './sim-actions.ts';
 import { backgroundFor, VARIANTS_PER_VM, type EventDraft } from './sim-background.ts';
 import { Rng, SimFleet, type SimVm } from './sim-fleet.ts';
 import { writeSimCapture } from './sim-evidence.ts';
+import { bootLines, linesFor, LOG_EVENTS_PER_TICK } from './sim-logs.ts';
 import { STORIES, type StoryStep } from './sim-stories.ts';
 
 export const SIM_VERSION = '1.0.0';
@@ -169,11 +170,14 @@ class SimDriver implements Driver {
         this.byId.set(added.vm.id, added);
         sink.vmRemoved(removed.vm.id);
         sink.vmChanged(added.vm);
+        sink.logs?.(bootLines(added.vm, Date.now()));
       },
       // A CI runner a responder froze, isolated, cloned or acts on stays: it is under investigation.
       replaceable: (v) => v.vm.state === 'running' && !this.acting.has(v.vm.id) && (this.extra.get(v.vm.id)?.clones.length ?? 0) === 0,
     });
     for (const v of this.script.fleet.vms) this.byId.set(v.vm.id, v);
+    // The lab has logs too: each VM's boot on its console, then lines beside the events (sim-logs.ts).
+    if (sink.logs) for (const v of this.script.fleet.vms) sink.logs(bootLines(v.vm, Date.now()));
     if (this.config.rate <= 0) return;
     // 10 ms ticks at load-test rates (batches of rate/100); at demo rates a tick per event or so.
     this.interval = Math.min(250, Math.max(10, Math.floor(1000 / this.config.rate)));
@@ -235,7 +239,7 @@ class SimDriver implements Driver {
         this.settle(sv, kind, params);
         return { state: sv.vm.state };
       case 'isolate':
-        return this.isolate(sv, ctx);
+        return isRenewal(sv.vm, params) ? this.renew(sv, ctx) : this.isolate(sv, ctx);
       case 'release': {
         const home = this.extraOf(sv).home ?? (sv.vm.networks ?? []).map((n) => ({ ...n, link: 'up' as const }));
         progress('release', `Restoring ${name}'s network attachment (simulated)`);
@@ -267,6 +271,23 @@ class SimDriver implements Driver {
     await pause(stepMs(SIM_TIMINGS.verify), signal);
     const at = new Date().toISOString();
     const proof = simIsolationProof(sv.vm, networks, home, mode, at);
+    this.settle(sv, 'isolate', params, proof);
+    return { state: sv.vm.state, details: { mode, isolation: proof } };
+  }
+
+  /**
+   * A renewal: the new expiry (or none), the isolation's `since` kept, its proof made again from the model, and the
+   * modelled links and taps left exactly as they are: the VM is never back on its network, not even for a moment.
+   */
+  private async renew(sv: SimVm, ctx: ActionContext): Promise<ActionOutcome> {
+    const { signal, progress, params } = ctx;
+    const mode = sv.vm.isolation!.mode;
+    progress('renew', `Renewing the isolation (${mode}) of ${sv.vm.name} ${params.expiresAt !== undefined ? `until ${params.expiresAt}` : 'with no expiry'}; its links and taps stay as they are (simulated)`);
+    await pause(stepMs(SIM_TIMINGS.small), signal);
+    progress('verify', 'Checking the isolation again: link state, bridge membership, a probe from outside (modelled)');
+    await pause(stepMs(SIM_TIMINGS.verify), signal);
+    const networks = sv.vm.networks ?? [];
+    const proof = simIsolationProof(sv.vm, networks, this.extraOf(sv).home ?? networks, mode, new Date().toISOString());
     this.settle(sv, 'isolate', params, proof);
     return { state: sv.vm.state, details: { mode, isolation: proof } };
   }
@@ -360,6 +381,7 @@ class SimDriver implements Driver {
   private logLine(sv: SimVm, line: string): void {
     const log = this.extraOf(sv).log;
     log.push(`${new Date().toISOString()} sim: ${line}`);
+    this.sink?.logs?.([{ source: 'hypervisor', vmId: sv.vm.id, severity: 5, app: 'cordon-sim', origin: 'sim hypervisor', message: line }]);
     if (log.length > LOG_LINES) log.splice(1, log.length - LOG_LINES);
   }
 
@@ -432,6 +454,14 @@ class SimDriver implements Driver {
     const batch = this.pending;
     this.pending = [];
     this.sink.threats(batch);
+    if (this.sink.logs) {
+      // A few of the batch's events get the lines a real guest would have logged (load tests stay cheap).
+      const step = Math.max(1, Math.ceil(batch.length / LOG_EVENTS_PER_TICK));
+      const lines = [];
+      // Every scripted attack step, and a sample of the background.
+      for (let i = 0; i < batch.length; i++) if (i % step === 0 || batch[i]!.scenario !== 'background') lines.push(...linesFor(batch[i]!));
+      if (lines.length > 0) this.sink.logs(lines);
+    }
   }
 }
 

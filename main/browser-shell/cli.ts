@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import Conf from 'conf';
 import { startCockpit } from '../cockpit.ts';
 import { nodeAgentSpawner } from '../node-spawner.ts';
-import { DEFAULT_SETTINGS, readSettings, SETTINGS_SCHEMA, tokenFileSource, type CockpitSettings } from '../settings.ts';
+import { DEFAULT_SETTINGS, parseCollector, readSettings, SETTINGS_SCHEMA, tokenFileSource, type CockpitSettings } from '../settings.ts';
 import { startBrowserShell } from './server.ts';
 
 const HELP = `Usage: npm run serve -- [options]
@@ -22,6 +22,9 @@ Options:
   --lab-vms N       VMs in the lab (default ${DEFAULT_SETTINGS.lab.vms})
   --window N        events kept in memory for the views (default ${DEFAULT_SETTINGS.windowSize})
   --responder NAME  who acts from this cockpit, recorded with every action (default: your user name)
+  --syslog-export URL    send threat events on to a SOC collector as RFC 5424 syslog: udp://HOST:PORT or
+                         tcp://HOST:PORT (octet-counted)
+  --syslog-format F      summary (one line, the default) or ocsf (the OCSF Detection Finding as JSON)
   --json            print the ready line as JSON (for scripts and tests)
   -h, --help        this text`;
 
@@ -35,6 +38,8 @@ async function main(): Promise<void> {
       'lab-vms': { type: 'string' },
       window: { type: 'string' },
       responder: { type: 'string' },
+      'syslog-export': { type: 'string' },
+      'syslog-format': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -57,6 +62,10 @@ async function main(): Promise<void> {
     windowSize: numberFlag(values.window, '--window') ?? stored.windowSize,
     responder: values.responder ? { name: values.responder.slice(0, 128) } : stored.responder,
   };
+  const format = values['syslog-format'] ?? stored.syslogExport?.format ?? 'summary';
+  if (format !== 'summary' && format !== 'ocsf') throw new Error(`--syslog-format takes summary or ocsf, not "${format.slice(0, 40)}".`);
+  if (values['syslog-export']) settings.syslogExport = parseCollector(values['syslog-export'], format);
+  else if (settings.syslogExport) settings.syslogExport = { ...settings.syslogExport, format };
   const rendererDir = resolve(import.meta.dirname, '..', '..', 'dist', 'renderer');
   if (!existsSync(join(rendererDir, 'index.html'))) {
     throw new Error('The renderer is not built: run `npm run build:renderer` first (npm run serve does it for you).');
@@ -78,9 +87,9 @@ async function main(): Promise<void> {
   const stop = (): void => {
     if (closing) return;
     closing = true;
-    cockpit.close();
-    void shell.close().then(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
+    // The journal writes its last records and signs a checkpoint before the process goes.
+    void Promise.allSettled([cockpit.close(), shell.close()]).then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 10_000).unref();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

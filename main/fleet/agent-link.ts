@@ -1,9 +1,11 @@
 // One cockpit-to-agent connection: authenticate, read hello, subscribe from the last seq held, keep the
-// stream exactly-once (drop what was already seen, record what the agent says is gone), reconnect with backoff.
+// stream exactly-once (drop what was already seen, record what the agent says is gone), reconnect with backoff;
+// and ask the agent for pages of its logs (queryLogs), each answer matched to its query by ref.
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
   decodeAgentMessage,
+  decodeClientMessage,
   type ActionAcceptedMessage,
   type ActionMessage,
   type ActionProgressMessage,
@@ -14,6 +16,8 @@ import {
   type AgentStatus,
   type ErrorMessage,
   type HelloMessage,
+  type LogsQueryMessage,
+  type LogsResultMessage,
   type SeqGap,
   type ThreatEvent,
   type Vm,
@@ -52,6 +56,26 @@ export interface AgentLinkEvents {
 }
 
 const MAX_GAPS_KEPT = 1000;
+/** Log queries in flight on one link at most; a view pages one at a time, so this is only a bound. */
+const MAX_LOG_QUERIES = 32;
+const LOG_QUERY_TIMEOUT_MS = 15_000;
+
+/** The filters and page of a log query, as the cockpit asks it (protocol/README.md, Logs). */
+export type LogsQuery = Omit<LogsQueryMessage, 'type' | 'id'>;
+
+/** Why a log query got no page: the agent's error code (`bad_query`, `unsupported`, …) or the link's. */
+export class LogQueryError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'LogQueryError';
+  }
+}
+
+interface PendingQuery {
+  resolve(result: LogsResultMessage): void;
+  reject(err: LogQueryError): void;
+  timer: NodeJS.Timeout;
+}
 
 export class AgentLink extends EventEmitter<AgentLinkEvents> {
   private ws: WebSocket | undefined;
@@ -64,6 +88,8 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   private hello: HelloMessage | undefined;
   private everConnected = false;
   private readonly status: AgentStatus;
+  private readonly logQueries = new Map<string, PendingQuery>();
+  private logQueryCounter = 0;
 
   constructor(readonly endpoint: AgentEndpoint, private readonly opts: AgentLinkOptions) {
     super();
@@ -105,7 +131,65 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     this.clearTimers();
     this.ws?.terminate();
     this.ws = undefined;
+    this.failLogQueries('link_lost', 'The connection to the agent was closed before it answered.');
     this.setLink('disconnected');
+  }
+
+  /**
+   * One page of the agent's log records that match (newest first), or a LogQueryError: the agent's `error` for this
+   * query (`bad_query`, `unsupported`, …), `unavailable` when the link is down or the agent collects no logs,
+   * `timed_out`, or `link_lost` when the connection drops first. The answer was validated on entry like every frame.
+   */
+  queryLogs(query: LogsQuery, options: { timeoutMs?: number } = {}): Promise<LogsResultMessage> {
+    return new Promise((resolve, reject) => {
+      const ws = this.ws;
+      if (this.status.link !== 'connected' || !ws || ws.readyState !== WebSocket.OPEN) {
+        reject(new LogQueryError('unavailable', `${this.endpoint.label} is not connected; its logs can be searched once it is.`));
+        return;
+      }
+      if (!this.hello?.capabilities.includes('logs')) {
+        reject(new LogQueryError('unsupported', `${this.endpoint.label} does not collect logs (its hello does not offer "logs").`));
+        return;
+      }
+      if (this.logQueries.size >= MAX_LOG_QUERIES) {
+        reject(new LogQueryError('busy', `${MAX_LOG_QUERIES} log queries to ${this.endpoint.label} are still waiting for an answer; try again when they are done.`));
+        return;
+      }
+      const id = `logs-${Date.now().toString(36)}-${++this.logQueryCounter}`;
+      const message: LogsQueryMessage = { ...query, type: 'logs.query', id };
+      const text = JSON.stringify(message);
+      // The same check the agent makes, here first: a bad filter is said at once, in the same words.
+      const checked = decodeClientMessage(text);
+      if (!checked.ok) {
+        reject(new LogQueryError(checked.error.code, checked.error.message));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.logQueries.delete(id);
+        reject(new LogQueryError('timed_out', `${this.endpoint.label} did not answer the log query within ${(options.timeoutMs ?? LOG_QUERY_TIMEOUT_MS) / 1000} s.`));
+      }, options.timeoutMs ?? LOG_QUERY_TIMEOUT_MS);
+      timer.unref();
+      this.logQueries.set(id, { resolve, reject, timer });
+      ws.send(text);
+    });
+  }
+
+  private settleLogQuery(ref: string | undefined, outcome: { result: LogsResultMessage } | { error: ErrorMessage }): boolean {
+    const pending = ref !== undefined ? this.logQueries.get(ref) : undefined;
+    if (!pending) return false;
+    this.logQueries.delete(ref!);
+    clearTimeout(pending.timer);
+    if ('result' in outcome) pending.resolve(outcome.result);
+    else pending.reject(new LogQueryError(outcome.error.code, outcome.error.message));
+    return true;
+  }
+
+  private failLogQueries(code: string, message: string): void {
+    for (const [id, p] of this.logQueries) {
+      clearTimeout(p.timer);
+      this.logQueries.delete(id);
+      p.reject(new LogQueryError(code, message));
+    }
   }
 
   private connect(): void {
@@ -157,6 +241,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       if (this.ws !== ws) return;
       this.ws = undefined;
       this.clearTimers();
+      this.failLogQueries('link_lost', 'The connection to the agent dropped before it answered; ask again once it is back.');
       if (this.status.link === 'connected' || this.status.link === 'connecting') this.setLink('disconnected');
       this.scheduleReconnect();
     });
@@ -225,8 +310,14 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       case 'vm.removed':
         return void this.emit('vm.removed', msg.vmId);
       case 'error':
+        // An answer to one of our log queries is that query's outcome, not the link's health.
+        if (this.settleLogQuery(msg.ref, { error: msg })) return;
         this.status.lastError = `The agent reported ${msg.code}: ${msg.message}`;
         this.emit('status');
+        return;
+      case 'logs.result':
+        // An answer nobody waits for any more (timed out) is dropped.
+        this.settleLogQuery(msg.ref, { result: msg });
         return;
       case 'action.accepted':
       case 'action.rejected':

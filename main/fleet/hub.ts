@@ -2,8 +2,8 @@
 // reaches the views in batches of about one frame, plus inventories and per-agent health.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, Vm } from '../../protocol/index.ts';
-import { AgentLink, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions } from './agent-link.ts';
+import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, Vm } from '../../protocol/index.ts';
+import { AgentLink, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions, type LogsQuery } from './agent-link.ts';
 import { RecentWindow } from './event-window.ts';
 
 /** Finished actions kept in memory for the views' history (the journal keeps every one). */
@@ -13,6 +13,16 @@ export class HubError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
+}
+
+/**
+ * Where the hub records what passes through it (the journal, main/journal/host.ts). The hub calls it in the order
+ * things happen; `actionAsked` must resolve only once the record is durable: the action is sent after that.
+ */
+export interface HubRecorder {
+  events(batch: readonly FeedEvent[]): void;
+  actionAsked(rec: ActionRecord): Promise<void>;
+  actionStep(step: 'accepted' | 'progress' | 'rejected' | 'result', rec: ActionRecord): void;
 }
 
 export interface FleetHubOptions {
@@ -25,6 +35,8 @@ export interface FleetHubOptions {
   /** Minimum period between agent-health pushes. */
   statusMs: number;
   link: AgentLinkOptions;
+  /** Records every event and every action step; none in tests that do not need one. */
+  recorder?: HubRecorder;
 }
 
 export const DEFAULT_HUB_OPTIONS: FleetHubOptions = {
@@ -114,8 +126,11 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     this.scheduleStatus();
   }
 
-  /** Asks an agent to act on a VM. The record is pushed now and on every change; the agent confirms. */
-  act(req: ActRequest, actor: Actor): ActionRecord {
+  /**
+   * Asks an agent to act on a VM. The record is pushed now and on every change; it is sent to the agent once the
+   * recorder has it on disk (an action nobody could account for afterwards is not run). The agent confirms.
+   */
+  async act(req: ActRequest, actor: Actor): Promise<ActionRecord> {
     const link = this.links.get(req.agentId);
     if (!link) throw new HubError('unknown_agent', `No agent "${req.agentId}" is configured in this cockpit.`);
     const vm = this.inventories.get(req.agentId)?.get(req.vmId);
@@ -133,8 +148,29 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     if (vm) rec.vmName = vm.name;
     this.actions.set(rec.requestId, rec);
     this.pushAction(rec);
+    const recorder = this.options.recorder;
+    if (recorder) {
+      try {
+        // Events received before the ask go to the recorder first, so the journal keeps the order things happened.
+        this.flushEvents();
+        await recorder.actionAsked(rec);
+      } catch (err) {
+        rec.phase = 'failed';
+        rec.ok = false;
+        rec.error = { code: 'not_journaled', message: `Not sent: the journal could not record the request (${(err as Error).message}).`.slice(0, 2048) };
+        this.pushAction(rec);
+        throw new HubError('not_journaled', rec.error.message);
+      }
+    }
     link.sendAction(this.toWire(rec));
     return rec;
+  }
+
+  /** A page of one agent's logs, asked of the agent (it keeps them; the cockpit pulls what a responder looks at). */
+  async queryLogs(agentId: string, query: LogsQuery): Promise<LogsResultMessage> {
+    const link = this.links.get(agentId);
+    if (!link) throw new HubError('unknown_agent', `No agent "${agentId}" is configured in this cockpit.`);
+    return link.queryLogs(query);
   }
 
   actionRecords(): ActionRecord[] {
@@ -176,7 +212,19 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
         break;
     }
     this.pushAction(rec);
+    this.record(u.type === 'action.accepted' ? 'accepted' : u.type === 'action.progress' ? 'progress' : u.type === 'action.rejected' ? 'rejected' : 'result', rec);
     this.trimActions();
+  }
+
+  private record(step: 'accepted' | 'progress' | 'rejected' | 'result', rec: ActionRecord): void {
+    const recorder = this.options.recorder;
+    if (!recorder) return;
+    try {
+      this.flushEvents();
+      recorder.actionStep(step, rec);
+    } catch {
+      // The recorder says its own failure (the journal's 'failed'); the action's outcome still reaches the views.
+    }
   }
 
   private pushAction(rec: ActionRecord): void {
@@ -236,6 +284,11 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     if (this.pending.length === 0) return;
     const events = this.pending;
     this.pending = [];
+    try {
+      this.options.recorder?.events(events);
+    } catch {
+      // As above: a failed journal is said by the journal, and the live view goes on.
+    }
     this.emit('push', { type: 'events', events });
   }
 

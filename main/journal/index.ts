@@ -4,7 +4,7 @@ export { Journal, type AppendResult, type JournalOptions, type RecoveryNotice } 
 export { actionEntry, changeEntry, consoleEntry, custodyEntry, eventEntry, logEntry, type ActionStep, type ConsoleSession } from './entries.ts';
 export { exportBundle, importBundle, verifyBundle, type BundleSummary, type ImportReport, type SliceFilter } from './bundle.ts';
 export { verifyJournal, type VerifyReport, type VerifyProblem } from './verify.ts';
-export { describeKey, keyFingerprint, keySigner, loadOrCreateKeyFile, rawPublicKey } from './keys.ts';
+export { describeKey, keyFingerprint, keySigner, loadOrCreateKeyFile, loadOrCreateSealedKey, rawPublicKey, type Sealer } from './keys.ts';
 export { JournalError, type JournalErrorCode } from './errors.ts';
 export type { JournalQuery, QueryCursor, QueryPage } from './query.ts';
 export type { JournalEntry, JournalKind, JournalRecord, StoredRecord } from './record.ts';

@@ -1,6 +1,6 @@
-// The responder's signing key: a signer over an Ed25519 KeyObject (the Electron shell will keep the key in
+// The responder's signing key: a signer over an Ed25519 KeyObject (the Electron shell keeps the key sealed by
 // safeStorage), a file-backed key for tests and the browser shell, and the fingerprint a responder compares.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, hash, sign as edSign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, hash, randomBytes, sign as edSign, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { JournalError, systemCode } from './errors.ts';
@@ -75,4 +75,37 @@ export interface KeyDescription {
 
 export function describeKey(name: string, publicKey: Uint8Array): KeyDescription {
   return { name, verifierKey: verifierKeyString(name, publicKey), fingerprint: keyFingerprint(publicKey) };
+}
+
+/** An OS keychain's sealing (Electron's safeStorage), as the desktop shell hands it over. */
+export interface Sealer {
+  available(): boolean;
+  seal(plain: string): Buffer;
+  unseal(sealed: Buffer): string;
+}
+
+/**
+ * The responder's key kept sealed by the OS keychain: `read`/`write` hold the sealed seed (base64) in the settings
+ * store. A key is made on first use. Without a keychain (Linux with only the plain-text backend), the key file at
+ * `fallbackPath` (mode 0600) is used instead, and `warn` says so: a signing key is never stored as plain settings.
+ */
+export function loadOrCreateSealedKey(o: { sealer: Sealer; read(): string | undefined; write(sealed: string): void; fallbackPath: string; warn(line: string): void }): KeyObject {
+  if (!o.sealer.available()) {
+    o.warn(`cordon: no OS keychain is available: the journal's signing key is kept in ${o.fallbackPath} (mode 0600) instead.`);
+    return loadOrCreateKeyFile(o.fallbackPath);
+  }
+  const sealed = o.read();
+  if (sealed !== undefined) {
+    let seed: Buffer;
+    try {
+      seed = Buffer.from(o.sealer.unseal(Buffer.from(sealed, 'base64')), 'hex');
+    } catch (err) {
+      throw new JournalError('bad_key', 'The OS keychain could not unseal the journal\'s signing key: unlock the keychain, or restore the key from a backup.', { cause: err });
+    }
+    return privateKeyFromSeed(seed);
+  }
+  const seed = randomBytes(32);
+  const key = privateKeyFromSeed(seed);
+  o.write(o.sealer.seal(seed.toString('hex')).toString('base64'));
+  return key;
 }

@@ -283,6 +283,8 @@ async function runTasks(tasks: SegmentTask[], workers?: number): Promise<Segment
 }
 
 function startWorker(): Worker {
+  // In the Electron build (CommonJS by esbuild) import.meta is empty: the worker is bundled beside main.cjs.
+  if (typeof import.meta.url !== 'string') return new Worker(join(__dirname, 'verify-worker.cjs'));
   const target = new URL('./verify-worker.ts', import.meta.url);
   // Under tsx (tests, the CLI launcher) a worker does not inherit the TypeScript loader: register it first.
   if (target.pathname.endsWith('.ts')) {

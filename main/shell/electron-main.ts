@@ -9,12 +9,14 @@ import { IPC } from '../../protocol/cockpit-api.ts';
 import { CONTENT_SECURITY_POLICY, resolveStatic } from '../browser-shell/server.ts';
 import { startCockpit, type Cockpit } from '../cockpit.ts';
 import { CockpitCallError } from '../cockpit-service.ts';
+import { loadOrCreateSealedKey } from '../journal/index.ts';
 import type { AgentSpawner } from '../lab.ts';
 import { readSettings, SETTINGS_SCHEMA, tokenFileSource, type SecretSource } from '../settings.ts';
 
 const APP_ORIGIN = 'app://cordon';
 const RENDERER_DIR = join(__dirname, '..', 'renderer');
 const AGENT_BUNDLE = join(__dirname, '..', 'agent', 'agent.cjs');
+const JOURNAL_WORKER = join(__dirname, 'journal-worker.cjs');
 const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
 
 protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true } }]);
@@ -118,6 +120,17 @@ async function start(): Promise<void> {
     secrets: safeStorageSecrets(store),
     spawnAgent: utilityAgentSpawner,
     dataDir: app.getPath('userData'),
+    journal: {
+      workerPath: JOURNAL_WORKER,
+      // The responder's signing key, sealed by the OS keychain in the settings store.
+      key: () => loadOrCreateSealedKey({
+        sealer: { available: () => safeStorage.isEncryptionAvailable() && safeStorage.getSelectedStorageBackend?.() !== 'basic_text', seal: (t) => safeStorage.encryptString(t), unseal: (b) => safeStorage.decryptString(b) },
+        read: () => store.get('journalKeySealed') as string | undefined,
+        write: (sealed) => store.set('journalKeySealed', sealed),
+        fallbackPath: join(app.getPath('userData'), 'journal-key.pem'),
+        warn: (line) => console.error(line),
+      }),
+    },
   });
   const service = cockpit.service;
   ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown) => {
@@ -137,4 +150,11 @@ app.whenReady().then(start).catch((err: unknown) => {
   app.exit(1);
 });
 app.on('window-all-closed', () => app.quit());
-app.on('before-quit', () => cockpit?.close());
+// The journal writes its last records and signs a checkpoint before the app goes: quit waits for it once.
+let quitting = false;
+app.on('before-quit', (event) => {
+  if (quitting || !cockpit) return;
+  quitting = true;
+  event.preventDefault();
+  void cockpit.close().finally(() => app.exit(0));
+});

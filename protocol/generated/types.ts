@@ -37,7 +37,8 @@ export type AgentMessage =
   | ActionAcceptedMessage
   | ActionRejectedMessage
   | ActionProgressMessage
-  | ActionResultMessage;
+  | ActionResultMessage
+  | LogsResultMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -97,9 +98,53 @@ export type Category =
  */
 export type VmState = 'running' | 'frozen' | 'isolated' | 'terminated' | 'seizing' | 'seized';
 /**
+ * Where a log record came from: hypervisor (the VMM's own log, e.g. QEMU's -D log and stderr), serial (a guest's serial console output), syslog (the host's syslog files, or a message pushed to the agent's syslog listener), journal (the host's systemd journal), agent (the agent's own notes).
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "LogSource".
+ */
+export type LogSource = 'hypervisor' | 'serial' | 'syslog' | 'journal' | 'agent';
+/**
+ * RFC 5424 severity: 0 emergency, 1 alert, 2 critical, 3 error, 4 warning, 5 notice, 6 informational, 7 debug.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "SyslogSeverity".
+ */
+export type SyslogSeverity = number;
+/**
+ * @maxItems 1000
+ */
+export type Records = LogRecord[];
+/**
+ * An opaque position in an agent's log store, from logs.result 'next': hand it back as 'before' for the next (older) page.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "LogCursor".
+ */
+export type LogCursor = string;
+/**
  * Any text frame a cockpit sends to an agent.
  */
-export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage;
+export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | LogsQueryMessage;
+/**
+ * Only records from these sources (all when absent).
+ *
+ * @minItems 1
+ * @maxItems 16
+ */
+export type Sources = [LogSource, ...LogSource[]];
+/**
+ * This interface was referenced by `JournalQueryParams`'s JSON-Schema
+ * via the `definition` "JournalKind".
+ */
+export type JournalKind = 'event' | 'action' | 'console' | 'settings' | 'policy' | 'custody' | 'log' | 'journal';
+/**
+ * Milliseconds since the epoch, or an ISO 8601 time.
+ *
+ * This interface was referenced by `JournalQueryParams`'s JSON-Schema
+ * via the `definition` "Time".
+ */
+export type JournalTime = number | string;
 /**
  * Main → renderer: what the hub pushes as it happens. Events come in batches of about one frame.
  */
@@ -498,6 +543,72 @@ export interface ActionResultMessage {
   replayed?: boolean;
 }
 /**
+ * Agent → cockpit: one page of the records a logs.query matched, newest first (by the agent's log seq, i.e. the order it received them).
+ */
+export interface LogsResultMessage {
+  type: 'logs.result';
+  ref: MessageId;
+  records: Records;
+  /**
+   * True: older records may match too (the page is full, or the agent stopped scanning to answer quickly); ask again with before = next.
+   */
+  truncated: boolean;
+  next?: LogCursor;
+  /**
+   * How many stored records the agent examined for this page.
+   */
+  scanned?: number;
+  oldestTime?: Timestamp;
+}
+/**
+ * One line of a log the agent collects beside its threat events (never mixed into them): the hypervisor's log, the host's syslog and journal, each guest's serial console, the agent's own notes. Every string in it may come from a guest or from whoever can reach the syslog listener: show it as text, never as markup.
+ */
+export interface LogRecord {
+  seq: Seq;
+  time: Timestamp;
+  source: LogSource;
+  vmId?: VmId;
+  agentId: AgentId;
+  receivedAt?: Timestamp;
+  severity?: SyslogSeverity;
+  /**
+   * RFC 5424 facility of a syslog message.
+   */
+  facility?: number;
+  /**
+   * The sending host's name (syslog HOSTNAME, journal _HOSTNAME).
+   */
+  host?: string;
+  /**
+   * The program (syslog APP-NAME or tag, journal SYSLOG_IDENTIFIER).
+   */
+  app?: string;
+  /**
+   * Its process id (syslog PROCID, journal _PID).
+   */
+  procid?: string;
+  /**
+   * RFC 5424 MSGID.
+   */
+  msgid?: string;
+  /**
+   * RFC 5424 STRUCTURED-DATA as sent, e.g. [origin ip="10.0.0.5"].
+   */
+  structuredData?: string;
+  /**
+   * Where the agent got it: a file path, or the syslog sender's address (udp://10.20.0.11:51432).
+   */
+  origin?: string;
+  /**
+   * The text of the line, without its line break.
+   */
+  message: string;
+  /**
+   * True: the line was longer and was cut to fit.
+   */
+  truncated?: boolean;
+}
+/**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
  */
 export interface SubscribeMessage {
@@ -520,6 +631,27 @@ export interface ActionMessage {
    * Why; required to be non-empty for terminate and seize.
    */
   reason: string;
+}
+/**
+ * Cockpit → agent: the log records that match, newest first, one page at a time. The agent answers logs.result with ref = id, or an error with ref = id.
+ */
+export interface LogsQueryMessage {
+  type: 'logs.query';
+  id: MessageId;
+  vmId?: VmId;
+  sources?: Sources;
+  from?: Timestamp;
+  to?: Timestamp;
+  /**
+   * Only records whose message, app, host or msgid contains this, ignoring case.
+   */
+  text?: string;
+  severityAtMost?: SyslogSeverity;
+  /**
+   * Most records in the answer (default 200).
+   */
+  limit?: number;
+  before?: LogCursor;
 }
 /**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
@@ -614,6 +746,200 @@ export interface FeedEvent {
    */
   receivedAt: number;
 }
+/**
+ * Main → renderer: the answer of 'journal.status' and 'journal.verify': how big the journal is, how far synced and signed, what a crash left, and the last verification.
+ */
+export interface JournalHealth {
+  dir?: string;
+  size: number;
+  /**
+   * Records on disk (fdatasync'ed).
+   */
+  durableSize: number;
+  /**
+   * SHA256:… of the responder's public key, as SSH shows it.
+   */
+  keyFingerprint: string;
+  /**
+   * What the last open repaired (a record a crash cut short).
+   *
+   * @maxItems 16
+   */
+  recovered: {
+    code: string;
+    message: string;
+  }[];
+  /**
+   * The latest signed checkpoint.
+   */
+  checkpoint?: {
+    size: number;
+    time: number;
+    root: string;
+  };
+  /**
+   * Records handed to the journal and not yet written.
+   */
+  inFlight: number;
+  /**
+   * Set once the journal failed: nothing more is recorded, and no action is sent.
+   */
+  failure?: {
+    code: string;
+    message: string;
+  };
+  verification?: {
+    status: 'verified' | 'unsigned_tail' | 'failed';
+    records: number;
+    signedRecords: number;
+    /**
+     * @maxItems 20
+     */
+    problems: {
+      code: string;
+      message: string;
+      index?: number;
+    }[];
+    at: number;
+    tookMs: number;
+  };
+}
+/**
+ * Main → renderer: one page of 'journal.query', newest first (docs/journal.md describes the records).
+ */
+export interface JournalPage {
+  /**
+   * @maxItems 1000
+   */
+  records: JournalStoredRecord[];
+  next?: JournalCursor;
+  examined: number;
+  /**
+   * False when the page stopped at the reading budget: ask again with `next`.
+   */
+  complete: boolean;
+}
+export interface JournalStoredRecord {
+  record: JournalRecord;
+  /**
+   * The record's chain hash.
+   */
+  hash: string;
+}
+/**
+ * This interface was referenced by `JournalPage`'s JSON-Schema
+ * via the `definition` "JournalRecord".
+ */
+export interface JournalRecord {
+  index: number;
+  time: number;
+  kind: JournalKind;
+  agentId?: string;
+  vmId?: string;
+  actor?: Actor;
+  severity?: Severity;
+  /**
+   * By kind: an event {event, seq}; an action step {step, requestId, action}; a log {source, message, fields?}; …
+   */
+  body: {};
+  origin?: JournalRecordOrigin;
+  via?: {
+    device: string;
+    record: number;
+  };
+}
+/**
+ * On a record imported from another device: that device, the record's index and leaf hash there, the fingerprint of the key that signed it.
+ */
+export interface JournalRecordOrigin {
+  device: string;
+  record: number;
+  leaf: string;
+  key?: string;
+}
+/**
+ * Where the previous page stopped: pass its `next` as `before`.
+ *
+ * This interface was referenced by `JournalQueryParams`'s JSON-Schema
+ * via the `definition` "Cursor".
+ */
+export interface JournalCursor {
+  time: number;
+  index: number;
+}
+/**
+ * Renderer → main: the parameters of 'journal.query'. Every filter is optional; the answer is newest first, in pages.
+ */
+export interface JournalQueryParams {
+  from?: JournalTime;
+  to?: JournalTime;
+  /**
+   * @minItems 1
+   * @maxItems 64
+   */
+  agentId?: [AgentId, ...AgentId[]];
+  /**
+   * @minItems 1
+   * @maxItems 64
+   */
+  vmId?: [VmId, ...VmId[]];
+  /**
+   * @minItems 1
+   * @maxItems 8
+   */
+  kind?: [JournalKind, ...JournalKind[]];
+  /**
+   * @minItems 1
+   * @maxItems 16
+   */
+  actor?: [string, ...string[]];
+  /**
+   * @minItems 1
+   * @maxItems 5
+   */
+  severity?: [Severity, ...Severity[]];
+  minSeverity?: Severity;
+  /**
+   * Words (all must appear) and "quoted phrases".
+   */
+  text?: string;
+  limit?: number;
+  before?: JournalCursor;
+}
+/**
+ * Main → renderer: the agent's answer to 'logs.query' (its logs.result without the wire's envelope).
+ */
+export interface CockpitLogsPage {
+  agentId: AgentId;
+  records: Records;
+  truncated: boolean;
+  next?: LogCursor;
+  /**
+   * How many stored records the agent examined for this page.
+   */
+  scanned?: number;
+  oldestTime?: Timestamp;
+}
+/**
+ * Renderer → main: the parameters of 'logs.query': one agent's log records (hypervisor, guest console, syslog, the agent's own), newest first, one page. Main asks the agent with a wire logs.query.
+ */
+export interface CockpitLogsQuery {
+  agentId: AgentId;
+  vmId?: VmId;
+  sources?: Sources;
+  from?: Timestamp;
+  to?: Timestamp;
+  /**
+   * Only records whose message, app, host or msgid contains this, ignoring case.
+   */
+  text?: string;
+  severityAtMost?: SyslogSeverity;
+  /**
+   * Most records in the answer (default 200).
+   */
+  limit?: number;
+  before?: LogCursor;
+}
 export interface EventsPush {
   type: 'events';
   /**
@@ -661,6 +987,9 @@ export interface VmsPush {
 export interface ShellCall {
   type: 'call';
   id: number;
+  /**
+   * A cockpit call: a name, or a group and a name (journal.query).
+   */
   method: string;
   params: {};
 }

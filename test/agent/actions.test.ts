@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import type { ActionKind, Vm } from '../../protocol/index.ts';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { ActionFailure, type ActionContext, type ActionOutcome, type Driver, type DriverSink } from '../../agent/drivers/driver.ts';
-import { ACTION_KINDS, applyCondition, settle } from '../../agent/drivers/lifecycle.ts';
+import { ACTION_KINDS, applyCondition, settle } from '../../protocol/lifecycle.ts';
 import { ActionCockpit } from './action-cockpit.ts';
 import { BOUNDED, cleanup, tempDir, TOKEN } from './helpers.ts';
 

@@ -48,6 +48,16 @@ export interface DriverBehaviourOptions {
   maxVms?: number;
   /** Called after each test with every driver it made, once its agent is closed: free VMs, taps, files. */
   dispose?: (driver: Driver) => Promise<void> | void;
+  /**
+   * Starts watching a running VM's network from outside the driver (its tap, its bridge, the guest's carrier), for the
+   * check that a renewal leaves it alone. Without it (the sim has no outside), only the wire is checked.
+   */
+  watchNetwork?: (driver: Driver, vmId: string) => Promise<NetworkWatch>;
+}
+
+/** A watch on a VM's network from outside; stop() ends it and says what changed meanwhile, in words (none: []). */
+export interface NetworkWatch {
+  stop(): Promise<string[]>;
 }
 
 const TOKEN = 'behaviour-token-0123456789abcdef';
@@ -219,7 +229,8 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       assert.equal(shown.isolation?.mode, 'cut');
       assert.ok(shown.isolation?.since, 'the VM says since when it is isolated');
       assert.ok((shown.networks ?? []).every((n) => n.link === 'down'), 'every link is down');
-      await refused(lab, c, vm!.id, 'isolate', 'wrong_state', { params: { mode: 'cut' } });
+      // Isolating it again in the same mode would renew it (see below); in the other mode it must be released first.
+      await refused(lab, c, vm!.id, 'isolate', 'wrong_state', { params: { mode: 'honeypot' } });
       await emits(c, vm!.id, 'isolated VMs keep running');
 
       // Frozen while isolated, it stays isolated: resume brings it back cut off, not onto its network.
@@ -246,6 +257,74 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       assert.notDeepEqual(shown.networks?.map((n) => n.bridge), vm!.networks?.map((n) => n.bridge), 'its taps are on another bridge');
       await done(lab, c, vm!.id, 'release', 'running');
       assert.deepEqual(c.vm(vm!.id)?.networks, vm!.networks);
+    });
+
+    test('renewing an isolation gives it a new expiry in place: its network never changes, since is kept, the proof is fresh', bounded, async (t) => {
+      const lab = new Lab(t, 1);
+      await lab.start();
+      const c = await lab.cockpit();
+      const [vm] = await lab.running(c);
+      const at = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+      for (const mode of o.honeypot ? ['cut', 'honeypot'] as const : ['cut'] as const) {
+        const other = mode === 'cut' ? 'honeypot' : 'cut';
+        await done(lab, c, vm!.id, 'isolate', 'isolated', { params: { mode, expiresAt: at(15) } });
+        const before = c.vm(vm!.id)!;
+        const later = at(240);
+        const from = c.mark;
+        const watch = await options.watchNetwork?.(lab.driver, vm!.id);
+        let renewed: ActionAnswer;
+        let changes: string[] = [];
+        try {
+          renewed = await done(lab, c, vm!.id, 'isolate', 'isolated', { params: { mode, expiresAt: later } });
+        } finally {
+          changes = (await watch?.stop()) ?? [];
+        }
+        assert.deepEqual(changes, [], `${mode}: seen from outside, its link, tap and bridge never changed`);
+        assert.ok(renewed.progress.some((p) => p.step === 'renew'), `${mode}: the renewal says so (${renewed.progress.map((p) => p.step).join(', ')})`);
+        const after = c.vm(vm!.id)!;
+        assert.equal(after.isolation?.mode, mode);
+        assert.equal(after.isolation?.since, before.isolation?.since, `${mode}: isolated since the first isolate, not since the renewal`);
+        assert.equal(after.isolation?.expiresAt, later, `${mode}: the new expiry`);
+        assert.equal(after.since, before.since, `${mode}: the state did not change either`);
+        assert.deepEqual(after.networks, before.networks, `${mode}: the networks as they were`);
+        const updates = c.received.slice(from).flatMap((m) => (m.type === 'vm' && m.vm.id === vm!.id ? [m.vm] : []));
+        assert.ok(updates.some((v) => v.isolation?.expiresAt === later && v.busy === undefined), `${mode}: a vm update on the wire shows the new expiry`);
+        for (const v of updates) assert.deepEqual(v.networks, before.networks, `${mode}: no vm update on the wire shows another network, even for a moment`);
+        const proof = renewed.result!.details?.isolation;
+        assert.ok(proof?.ok && proof.checks.length > 0, `${mode}: the renewed isolation's proof holds: ${JSON.stringify(proof)}`);
+        assert.ok(Date.parse(proof.checkedAt) >= Date.parse(renewed.result!.startedAt), `${mode}: the proof was made by the renewal`);
+        assert.deepEqual(after.isolation?.proof, proof, `${mode}: the VM carries the fresh proof`);
+        assert.equal(renewed.result!.details?.mode, mode);
+        assert.ok(lab.notes.some((l) => l.includes(renewed.requestId) && l.includes(`renewing its ${mode} isolation until ${later}`)), 'the operator\'s line says it is a renewal');
+
+        // A retry of the renewal is answered from the journal, not run again.
+        const again = await lab.act(c, vm!.id, 'isolate', { requestId: renewed.requestId, params: { mode, expiresAt: later } });
+        assert.equal(again.result?.replayed, true);
+        const refusal = await refused(lab, c, vm!.id, 'isolate', 'wrong_state', { params: { mode: other, expiresAt: later } });
+        assert.match(refusal.rejected!.message, /already isolated .*release it first to change how\.$/);
+        await done(lab, c, vm!.id, 'isolate', 'isolated', { params: { mode } });
+        assert.equal(c.vm(vm!.id)?.isolation?.expiresAt, undefined, `${mode}: renewed with no expiry, it has none`);
+        assert.equal(c.vm(vm!.id)?.isolation?.since, before.isolation?.since);
+        // The same watch sees a release, so its silence during the renewal means something.
+        const watchRelease = await options.watchNetwork?.(lab.driver, vm!.id);
+        let released: string[] = [];
+        try {
+          await done(lab, c, vm!.id, 'release', 'running');
+        } finally {
+          released = (await watchRelease?.stop()) ?? [];
+        }
+        if (watchRelease) assert.notDeepEqual(released, [], `${mode}: the watch from outside sees the release`);
+        assert.deepEqual(c.vm(vm!.id)?.networks, vm!.networks, `${mode}: release restores the networks as they were`);
+      }
+
+      // A frozen VM's isolation is renewed too, and it stays frozen; resumed, it is still isolated.
+      await done(lab, c, vm!.id, 'isolate', 'isolated', { params: { mode: 'cut', expiresAt: at(15) } });
+      const since = c.vm(vm!.id)!.isolation!.since;
+      await done(lab, c, vm!.id, 'freeze', 'frozen');
+      await done(lab, c, vm!.id, 'isolate', 'frozen', { params: { mode: 'cut', expiresAt: at(60) } });
+      assert.equal(c.vm(vm!.id)?.isolation?.since, since);
+      await done(lab, c, vm!.id, 'resume', 'isolated');
+      assert.deepEqual(c.invalid, []);
     });
 
     test('clone makes a new VM linked to its origin, isolated with its link down; the origin carries on unchanged', twoVms, async (t) => {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ActionKind, VmIsolation, VmState } from '../../protocol/index.ts';
-import { ACTION_KINDS, cloneCondition, during, refuse, settle, type VmCondition } from '../../agent/drivers/lifecycle.ts';
+import { ACTION_KINDS, cloneCondition, during, isRenewal, refuse, settle, type VmCondition } from '../../protocol/lifecycle.ts';
 
 const STATES: VmState[] = ['running', 'frozen', 'isolated', 'terminated', 'seizing', 'seized'];
 const CUT: VmIsolation = { mode: 'cut', since: '2026-11-23T10:00:00.000Z' };
@@ -13,17 +13,18 @@ const AT = '2026-11-23T10:05:00.000Z';
 
 /**
  * The table protocol/README.md documents, written out: ✓ runs, ✗ is refused with wrong_state. Columns in the order
- * terminate, freeze, resume, clone, isolate, release, seize; "+iso" rows carry an isolation.
+ * terminate, freeze, resume, clone, isolate, release, seize; "+iso" rows carry an isolation (cut, so an isolate with
+ * no params, cut by default, is a renewal there).
  */
 const TABLE: Record<string, string> = {
   'running':        '✓ ✓ ✗ ✓ ✓ ✗ ✓',
-  'isolated+iso':   '✓ ✓ ✗ ✓ ✗ ✓ ✓',
+  'isolated+iso':   '✓ ✓ ✗ ✓ ✓ ✓ ✓',
   'frozen':         '✓ ✗ ✓ ✓ ✓ ✗ ✓',
-  'frozen+iso':     '✓ ✗ ✓ ✓ ✗ ✓ ✓',
+  'frozen+iso':     '✓ ✗ ✓ ✓ ✓ ✓ ✓',
   'seizing':        '✓ ✗ ✓ ✗ ✗ ✗ ✓',
   'seizing+iso':    '✓ ✗ ✓ ✗ ✗ ✗ ✓',
   'seized':         '✓ ✗ ✓ ✓ ✓ ✗ ✗',
-  'seized+iso':     '✓ ✗ ✓ ✓ ✗ ✓ ✗',
+  'seized+iso':     '✓ ✗ ✓ ✓ ✓ ✓ ✗',
   'terminated':     '✗ ✗ ✗ ✗ ✗ ✗ ✗',
 };
 
@@ -84,6 +85,42 @@ test('where each action leaves the VM; isolation survives freeze, resume and sei
   assert.deepEqual(run('running', 'clone'), { state: 'running' }, 'the origin is unchanged');
   assert.deepEqual(during({ id: 'v', name: 'web-01', state: 'isolated', isolation: CUT }, 'seize'), { state: 'seizing', isolation: CUT });
   assert.equal(during({ id: 'v', name: 'web-01', state: 'running' }, 'freeze'), undefined);
+});
+
+test('isolate on a VM isolated in the same mode renews it, from isolated, frozen or seized; another mode is still refused', () => {
+  const vm = (state: VmState, isolation?: VmIsolation): VmCondition => ({ id: 'v', name: 'web-01', state, ...(isolation ? { isolation } : {}) });
+  const HONEYPOT: VmIsolation = { mode: 'honeypot', since: CUT.since, expiresAt: '2026-11-23T11:00:00.000Z' };
+  const later = { expiresAt: '2026-11-23T18:00:00.000Z' };
+  for (const state of ['isolated', 'frozen', 'seized'] as const) {
+    assert.equal(refuse(vm(state, CUT), 'isolate', { mode: 'cut', ...later }, { now: Date.parse(AT) }), undefined, `a cut renewal from ${state}`);
+    assert.equal(refuse(vm(state, HONEYPOT), 'isolate', { mode: 'honeypot', ...later }, { now: Date.parse(AT) }), undefined, `a honeypot renewal from ${state}`);
+    assert.equal(refuse(vm(state, CUT), 'isolate', { mode: 'cut' }), undefined, `a renewal without an expiry, from ${state}`);
+    const other = refuse(vm(state, HONEYPOT), 'isolate', { mode: 'cut', ...later }, { now: Date.parse(AT) });
+    assert.equal(other?.code, 'wrong_state');
+    assert.equal(other?.message, 'web-01 is already isolated (honeypot since 2026-11-23T10:00:00.000Z): release it first to change how.');
+  }
+  assert.equal(refuse(vm('isolated', HONEYPOT), 'isolate', {})?.code, 'wrong_state', 'no mode is cut: not the honeypot\'s renewal');
+  assert.equal(refuse(vm('seizing', CUT), 'isolate', { mode: 'cut' })?.message, 'web-01 is being seized: its isolation cannot be renewed until the seizure has ended.');
+  assert.match(refuse(vm('terminated'), 'isolate', { mode: 'cut' })!.message, /terminated/);
+  const past = refuse(vm('isolated', CUT), 'isolate', { mode: 'cut', expiresAt: '2026-11-23T09:00:00Z' }, { now: Date.parse(AT) });
+  assert.equal(past?.code, 'bad_params', 'a renewal to an expiry in the past is still a cockpit bug');
+  assert.equal(isRenewal(vm('isolated', CUT), { mode: 'cut' }), true);
+  assert.equal(isRenewal(vm('isolated', CUT), {}), true, 'cut is the default mode');
+  assert.equal(isRenewal(vm('isolated', CUT), { mode: 'honeypot' }), false);
+  assert.equal(isRenewal(vm('running'), { mode: 'cut' }), false, 'a first isolation is not a renewal');
+});
+
+test('a renewal keeps the state and since, takes the new expiry (or drops it) and the new proof', () => {
+  const proof = { checkedAt: AT, ok: true, checks: [{ name: 'link-state:eth0', ok: true, detail: 'checked again' }] };
+  const old = { checkedAt: CUT.since, ok: true, checks: [{ name: 'link-state:eth0', ok: true, detail: 'first check' }] };
+  const isolation: VmIsolation = { ...CUT, expiresAt: '2026-11-23T11:00:00.000Z', proof: old };
+  const renew = (state: VmState, params: { mode?: 'cut' | 'honeypot'; expiresAt?: string }, withProof = true) =>
+    settle({ id: 'v', name: 'web-01', state, isolation }, 'isolate', withProof ? { at: AT, params, proof } : { at: AT, params });
+  assert.deepEqual(renew('isolated', { mode: 'cut', expiresAt: '2026-11-23T18:00:00.000Z' }),
+    { state: 'isolated', isolation: { mode: 'cut', since: CUT.since, expiresAt: '2026-11-23T18:00:00.000Z', proof } });
+  assert.deepEqual(renew('frozen', { mode: 'cut' }), { state: 'frozen', isolation: { mode: 'cut', since: CUT.since, proof } }, 'no expiry given: none kept');
+  assert.deepEqual(renew('seized', {}), { state: 'seized', isolation: { mode: 'cut', since: CUT.since, proof } });
+  assert.deepEqual(renew('isolated', { mode: 'cut' }, false).isolation?.proof, old, 'without a new proof, the last one stands');
 });
 
 test('a clone starts isolated (cut unless the honeypot is asked), and is not released onto its origin\'s network', () => {

@@ -98,3 +98,54 @@ describe('actions through the hub', () => {
       e instanceof CockpitCallError && e.code === 'unknown_agent' && /nowhere/.test(e.message));
   });
 });
+
+describe('an action is recorded durably before it is sent', () => {
+  it('sends nothing until the recorder has the ask on disk, and nothing at all if it cannot record it', async () => {
+    const order: string[] = [];
+    let release: (() => void) | undefined;
+    let refuse = false;
+    // A recorder at the unit level (the real journal is in journal-wiring.test.ts): it holds the ask until released.
+    const hub = new FleetHub({
+      link: { backfill: 0 },
+      recorder: {
+        events: () => {},
+        actionAsked: (rec) => {
+          order.push(`asked ${rec.kind}`);
+          if (refuse) return Promise.reject(new Error('the disk is full'));
+          return new Promise<void>((resolve) => { release = () => { order.push('durable'); resolve(); }; });
+        },
+        actionStep: (step) => void order.push(step),
+      },
+    });
+    const service = new CockpitService(hub, { name: 'Dana Scully' });
+    const port = await freePort();
+    const agent = await scriptedAgent(port, (ws, a) => {
+      order.push('agent got it');
+      ws.send(JSON.stringify({ type: 'action.accepted', requestId: a.requestId, vmId: a.vmId, kind: a.kind, at: now() }));
+    });
+    try {
+      hub.addAgent({ agentId: 'hv', label: 'HV', url: `ws://127.0.0.1:${port}`, token: 't' });
+      await waitFor(() => hub.snapshot().inventories.some((i) => i.vms.length > 0), 'the inventory');
+      const asked = service.call('act', { agentId: 'hv', vmId: 'vm-1', kind: 'freeze', params: {}, reason: 'beacon seen' });
+      await waitFor(() => release, 'the recorder has the ask');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(agent.actions.length, 0, 'not sent while the ask is not durable');
+      release!();
+      await asked;
+      await waitFor(() => order.includes('accepted'), 'accepted and recorded');
+      assert.deepEqual(order, ['asked freeze', 'durable', 'agent got it', 'accepted']);
+
+      refuse = true;
+      await assert.rejects(service.call('act', { agentId: 'hv', vmId: 'vm-1', kind: 'terminate', params: {}, reason: 'escape' }), (e: unknown) =>
+        e instanceof CockpitCallError && e.code === 'not_journaled' && /disk is full/.test(e.message));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(agent.actions.length, 1, 'the unrecorded terminate never reached the agent');
+      const failed = hub.actionRecords().find((r) => r.kind === 'terminate')!;
+      assert.equal(failed.phase, 'failed');
+      assert.equal(failed.error?.code, 'not_journaled');
+    } finally {
+      hub.close();
+      await agent.close();
+    }
+  });
+});

@@ -108,6 +108,23 @@ describe('protocol examples', () => {
     const clone = example<{ details: { cloneVmId: string } }>('wire/action-result-clone.json');
     assert.ok(!vmIds.has(clone.details.cloneVmId), 'a clone is a new VM');
     assert.ok(vmIds.has(example<{ vmId: string }>('wire/action-rejected.json').vmId));
+
+    // The log query asks about a VM of the inventory; its answer and the error about a bad one name query ids.
+    const query = example<{ id: string; vmId: string; from: string; to: string; limit: number; sources: string[] }>('wire/logs-query.json');
+    const result = example<{ ref: string; records: { seq: number; time: string; vmId?: string; agentId: string; source: string }[]; next?: string }>('wire/logs-result.json');
+    assert.ok(vmIds.has(query.vmId));
+    assert.equal(result.ref, query.id);
+    assert.ok(result.records.length <= query.limit);
+    for (const r of result.records) {
+      assert.equal(r.agentId, hello.agent.id);
+      assert.equal(r.vmId, query.vmId);
+      assert.ok(query.sources.includes(r.source));
+      assert.ok(Date.parse(r.time) >= Date.parse(query.from) && Date.parse(r.time) <= Date.parse(query.to), `${r.time} is in the range asked`);
+    }
+    const seqs = result.records.map((r) => r.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+    assert.equal(result.next, String(seqs[seqs.length - 1]), 'the next page starts below the last record');
+    assert.match(example<{ ref: string }>('wire/error-bad-query.json').ref, /^logs-/);
   });
 });
 

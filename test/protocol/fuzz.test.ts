@@ -13,8 +13,8 @@ const KNOWN_CODES = new Set(['bad_json', 'bad_message', 'unknown_type', 'too_lar
 /** The message types each entry point knows (the snapshot has no type); any other string type is unknown_type. */
 const KNOWN_TYPES: Record<Root, readonly string[] | undefined> = {
   agent: ['hello', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error', 'action.accepted', 'action.rejected',
-    'action.progress', 'action.result'],
-  client: ['subscribe', 'error', 'action'],
+    'action.progress', 'action.result', 'logs.result'],
+  client: ['subscribe', 'error', 'action', 'logs.query'],
   push: ['events', 'agents', 'vms', 'action'],
   snapshot: undefined,
   shell: ['call', 'reply', 'push'],
@@ -287,7 +287,7 @@ describe('hostile structure', () => {
       const r = DECODERS[root](deep);
       assert.ok(!r.ok && r.error.code === 'bad_message');
     }
-    const hello = JSON.stringify(example('wire/hello.json')).replace('"capabilities":["events","inventory","actions"]', `"capabilities":[${deep},${deep}]`);
+    const hello = JSON.stringify(example('wire/hello.json')).replace('"capabilities":["events","inventory","actions","logs"]', `"capabilities":[${deep},${deep}]`);
     assert.ok(hello.length > 2 * n, 'the deep value is in');
     const r = DECODERS.agent(hello);
     assert.ok(!r.ok && r.error.code === 'bad_message');

@@ -227,6 +227,39 @@ const PAC = 'cockpit/push-action.json';
 bad('push', PAC, 'action push in phase "pending"', [set('action.phase', 'pending')], 'bad_message', [`'/action/phase'`, 'sending, accepted']);
 bad('push', PAC, 'action push without its record', [del('action')], 'bad_message', ['"action"']);
 
+// --- logs.query (cockpit → agent) and logs.result -----------------------------------------------------------------------
+const LQ = 'wire/logs-query.json';
+const LQREF = 'logs-01KB8Z5C';
+bad('client', LQ, 'logs.query without an id (nothing to answer to)', [del('id')], 'bad_message', ['the message lacks the required field "id"']);
+bad('client', LQ, 'logs.query with a source cordon.v1 lacks', [set('sources', ['kernel'])], 'bad_message', [`'/sources/0'`, 'hypervisor, serial, syslog, journal, agent'], LQREF);
+bad('client', LQ, 'logs.query with a source twice', [set('sources', ['serial', 'serial'])], 'bad_message', [`'/sources'`, 'duplicate'], LQREF);
+bad('client', LQ, 'logs.query with an empty source list', [set('sources', [])], 'bad_message', [`'/sources'`, 'fewer than 1'], LQREF);
+bad('client', LQ, 'logs.query with a limit of 1001', [set('limit', 1001)], 'bad_message', [`'/limit'`, '<= 1000'], LQREF);
+bad('client', LQ, 'logs.query with a limit of 0', [set('limit', 0)], 'bad_message', [`'/limit'`, '>= 1'], LQREF);
+bad('client', LQ, 'logs.query from "an hour ago"', [set('from', 'an hour ago')], 'bad_message', [`'/from'`, 'pattern'], LQREF);
+bad('client', LQ, 'logs.query with a text of 257 characters', [set('text', long(257))], 'bad_message', [`'/text'`, 'more than 256'], LQREF);
+bad('client', LQ, 'logs.query with an empty text', [set('text', '')], 'bad_message', [`'/text'`, 'fewer than 1'], LQREF);
+bad('client', LQ, 'logs.query with severityAtMost 8', [set('severityAtMost', 8)], 'bad_message', [`'/severityAtMost'`, '<= 7'], LQREF);
+bad('client', LQ, 'logs.query with a cursor holding a space', [set('before', '90 371')], 'bad_message', [`'/before'`, 'pattern'], LQREF);
+bad('client', LQ, 'logs.query on a VM id with a path', [set('vmId', '../etc')], 'bad_message', [`'/vmId'`, 'pattern'], LQREF);
+bad('client', LQ, 'logs.query with a field cordon.v1 lacks', [set('follow', true)], 'bad_message', ['does not define ("follow")'], LQREF);
+raw('agent', 'a logs.query sent by an agent', exampleText(LQ), 'unknown_type', ['its "type" is not one this peer knows'], { ref: LQREF, about: 'agent:logs.query' });
+const LR = 'wire/logs-result.json';
+bad('agent', LR, 'logs.result without ref', [del('ref')], 'bad_message', ['the message lacks the required field "ref"']);
+bad('agent', LR, 'logs.result without truncated', [del('truncated')], 'bad_message', ['"truncated"']);
+bad('agent', LR, 'log record with seq 0', [set('records.0.seq', 0)], 'bad_message', [`'/records/0/seq'`, '>= 1']);
+bad('agent', LR, 'log record of source "kernel"', [set('records.0.source', 'kernel')], 'bad_message', [`'/records/0/source'`, 'hypervisor, serial']);
+bad('agent', LR, 'log record without its message', [del('records.1.message')], 'bad_message', [`'/records/1'`, '"message"']);
+bad('agent', LR, 'log record with a message of 8193 characters', [set('records.1.message', long(8193))], 'bad_message', [`'/records/1/message'`, 'more than 8192']);
+bad('agent', LR, 'log record with severity 8', [set('records.0.severity', 8)], 'bad_message', [`'/records/0/severity'`, '<= 7']);
+bad('agent', LR, 'log record with facility 24', [set('records.0.facility', 24)], 'bad_message', [`'/records/0/facility'`, '<= 23']);
+bad('agent', LR, 'log record with an app of 49 characters', [set('records.0.app', long(49))], 'bad_message', [`'/records/0/app'`, 'more than 48']);
+bad('agent', LR, 'log record with a msgid of 33 characters', [set('records.0.msgid', long(33))], 'bad_message', [`'/records/0/msgid'`, 'more than 32']);
+bad('agent', LR, 'log record with a time without a zone', [set('records.2.time', '2026-11-23T10:14:00.913')], 'bad_message', [`'/records/2/time'`, 'pattern']);
+bad('agent', LR, 'log record with a field cordon.v1 lacks', [set('records.0.raw', '<34>1 ...')], 'bad_message', [`'/records/0'`, '("raw")']);
+bad('agent', LR, 'logs.result with a cursor of 65 characters', [set('next', long(65))], 'bad_message', [`'/next'`, 'pattern']);
+raw('client', 'a logs.result sent by a cockpit', exampleText(LR), 'unknown_type', ['its "type" is not one this peer knows'], { about: 'client:logs.result' });
+
 // --- cockpit pushes, snapshot, browser shell --------------------------------------------------------------------------
 const PE = 'cockpit/push-events.json';
 bad('push', PE, 'events push with seq 0', [set('events.0.seq', 0)], 'bad_message', [`'/events/0/seq'`, '>= 1']);
@@ -248,7 +281,9 @@ bad('snapshot', SN, 'snapshot with an event of severity "urgent"', [set('events.
 bad('snapshot', SN, 'snapshot with a field cordon.v1 lacks', [set('theme', 'dark')], 'bad_message', ['("theme")']);
 const SC = 'cockpit/shell-call.json';
 bad('shell', SC, 'call of method "__proto__"', [set('method', '__proto__')], 'bad_message', [`'/method'`, 'pattern']);
-bad('shell', SC, 'call of a dotted method', [set('method', 'snap.shot')], 'bad_message', [`'/method'`, 'pattern']);
+bad('shell', SC, 'call of a method with two dots', [set('method', 'journal..query')], 'bad_message', [`'/method'`, 'pattern']);
+bad('shell', SC, 'call of a method with a slash', [set('method', 'journal/query')], 'bad_message', [`'/method'`, 'pattern']);
+bad('shell', SC, 'call of a method ending in a dot', [set('method', 'journal.')], 'bad_message', [`'/method'`, 'pattern']);
 bad('shell', SC, 'call id -1', [set('id', -1)], 'bad_message', [`'/id'`, '>= 0']);
 bad('shell', SC, 'call with params as an array', [set('params', [])], 'bad_message', [`'/params'`, 'must be object']);
 bad('shell', SC, 'call without params', [del('params')], 'bad_message', ['"params"']);
@@ -308,7 +343,7 @@ describe('invalid messages', () => {
     const about = new Set(cases.map((c) => c.about));
     const expected = ['agent:hello', 'agent:inventory', 'agent:subscribed', 'agent:event', 'agent:gap', 'agent:vm',
       'agent:vm.removed', 'agent:error', 'agent:action.accepted', 'agent:action.rejected', 'agent:action.progress',
-      'agent:action.result', 'client:subscribe', 'client:error', 'client:action', 'push:events', 'push:agents', 'push:vms', 'push:action',
+      'agent:action.result', 'agent:logs.result', 'client:subscribe', 'client:error', 'client:action', 'client:logs.query', 'push:events', 'push:agents', 'push:vms', 'push:action',
       'snapshot:cockpit/snapshot.json', 'shell:call', 'shell:reply', 'shell:push'];
     for (const a of expected) assert.ok(about.has(a), `invalid cases for ${a}`);
   });

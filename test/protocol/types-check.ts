@@ -25,6 +25,9 @@ import type actionResultIsolate from '../../protocol/examples/wire/action-result
 import type actionResultClone from '../../protocol/examples/wire/action-result-clone.json';
 import type actionResultSeize from '../../protocol/examples/wire/action-result-seize.json';
 import type actionResultFailed from '../../protocol/examples/wire/action-result-failed.json';
+import type logsQuery from '../../protocol/examples/wire/logs-query.json';
+import type logsResult from '../../protocol/examples/wire/logs-result.json';
+import type errorBadQuery from '../../protocol/examples/wire/error-bad-query.json';
 import type pushEvents from '../../protocol/examples/cockpit/push-events.json';
 import type pushAgents from '../../protocol/examples/cockpit/push-agents.json';
 import type pushVms from '../../protocol/examples/cockpit/push-vms.json';
@@ -52,6 +55,8 @@ import type {
   GapMessage,
   HelloMessage,
   InventoryMessage,
+  LogsQueryMessage,
+  LogsResultMessage,
   ShellCall,
   ShellMessage,
   ShellPush,
@@ -113,6 +118,9 @@ export type ExamplesMatchTheirTypes = [
   Assert<Conforms<typeof actionResultClone, ActionResultMessage>>,
   Assert<Conforms<typeof actionResultSeize, ActionResultMessage>>,
   Assert<Conforms<typeof actionResultFailed, ActionResultMessage>>,
+  Assert<Conforms<typeof logsQuery, LogsQueryMessage>>,
+  Assert<Conforms<typeof logsResult, LogsResultMessage>>,
+  Assert<Conforms<typeof errorBadQuery, ErrorMessage>>,
   Assert<Conforms<typeof pushEvents, EventsPush>>,
   Assert<Conforms<typeof pushAgents, AgentsPush>>,
   Assert<Conforms<typeof pushVms, VmsPush>>,
@@ -139,8 +147,8 @@ export type TheCheckCatchesDrift = [
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
   Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
-    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result'>>,
-  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action'>>,
+    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result'>>,
+  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query'>>,
   Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
@@ -163,6 +171,7 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'action.rejected':
     case 'action.progress':
     case 'action.result':
+    case 'logs.result':
       return undefined;
     default: {
       const never: never = m;

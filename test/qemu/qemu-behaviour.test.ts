@@ -4,7 +4,9 @@
 // The host network is the test's own: a production bridge and a quarantine bridge, each with a gateway namespace of
 // the same address and MAC, removed at the end even when a test fails. At most two VMs run at once (a clone counts).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,7 +21,7 @@ import { createGatewaySite, execInNetns, linkInfo, type GatewaySite } from '../.
 import { QmpClient } from '../../agent/qemu/qmp.ts';
 import { SerialConsole, waitForLog } from '../../agent/qemu/serial.ts';
 import { ActionCockpit } from '../agent/action-cockpit.ts';
-import { describeDriverBehaviour } from '../agent/driver-behaviour.ts';
+import { describeDriverBehaviour, type NetworkWatch } from '../agent/driver-behaviour.ts';
 import { Cleanup, ensureLabImage, eventually, pidExists, tag } from './helpers.ts';
 
 const ROOT_ONLY = process.getuid?.() === 0 ? false : 'needs root: it creates bridges, taps and network namespaces';
@@ -94,6 +96,47 @@ class BootedQemu implements Driver {
   destroy() { return this.inner.destroy(); }
 }
 
+/**
+ * Watches a lab VM's network from outside the driver: `ip -o monitor link` for any kernel event about its tap (joining
+ * or leaving a bridge, its flags) while the action runs, and before and after, the tap as `ip -j link` shows it and the
+ * guest's own view over its serial console (eth0's carrier and carrier_changes, which counts every flap of the link).
+ */
+async function watchNetwork(driver: Driver, vmId: string): Promise<NetworkWatch> {
+  const inner = (driver as BootedQemu).inner;
+  const tap = inner.config.vms.find((v) => v.id === vmId)?.nic?.tap;
+  const machine = inner.machineFor(vmId);
+  assert.ok(tap && machine, `${vmId} has a tap and a running QEMU`);
+  const look = async () => {
+    const link = await linkInfo(tap);
+    const guest = await SerialConsole.connect(machine.serialSocketPath);
+    try {
+      const [carrier, flaps] = (await guest.run('cat /sys/class/net/eth0/carrier /sys/class/net/eth0/carrier_changes')).trim().split('\n');
+      return { bridge: link.master, up: link.up, operstate: link.operstate, carrier, flaps };
+    } finally {
+      guest.close();
+    }
+  };
+  const before = await look();
+  const monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const closed = once(monitor, 'close');
+  let seen = '';
+  monitor.stdout.setEncoding('utf8').on('data', (d: string) => { seen += d; });
+  await new Promise((r) => setTimeout(r, 200)); // subscribed by then
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 200)); // the last events, if any
+      monitor.kill();
+      await closed;
+      const after = await look();
+      const changes = seen.split('\n').filter((l) => l.includes(` ${tap}:`) || l.includes(` ${tap}@`)).map((l) => `ip monitor link: ${l.trim()}`);
+      for (const key of Object.keys(before) as (keyof typeof before)[]) {
+        if (before[key] !== after[key]) changes.push(`${key}: ${String(before[key])} before, ${String(after[key])} after`);
+      }
+      return changes;
+    },
+  };
+}
+
 describe('the qemu driver on real micro-VMs', { skip: ROOT_ONLY }, () => {
   describeDriverBehaviour('qemu', (setup) => {
     const workDir = join(setup.dataDir, '..', 'qemu');
@@ -104,6 +147,7 @@ describe('the qemu driver on real micro-VMs', { skip: ROOT_ONLY }, () => {
     // The qemu driver makes threat events only of what the hypervisor reports outside Cordon; the guest has no sensor.
     eventWaitMs: 0,
     dispose: (d) => (d as BootedQemu).destroy(),
+    watchNetwork,
   });
 });
 

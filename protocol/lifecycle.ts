@@ -1,11 +1,16 @@
-// The VM lifecycle every driver shares: which action may run from which state, the sentence a responder reads when
-// it may not, and the state (and isolation) a VM is in after each action. Pure: no I/O, no clock of its own, so the
-// agent, every driver and the tests agree on one state machine, and a new hypervisor cannot drift from it.
+// The VM lifecycle every driver shares and every cockpit shows: which action may run from which state, the sentence
+// a responder reads when it may not, and the state (and isolation) a VM is in after each action. Pure: no I/O, no
+// clock of its own, so the agent, every driver, the cockpit's buttons and the tests agree on one state machine, and
+// a new hypervisor cannot drift from it. In protocol/ because both sides read it: it imports types only.
 //
 // States (VmState): running · frozen · isolated · terminated · seizing · seized. Isolation is kept beside the state,
 // not instead of it: `isolated` is a running VM with an isolation; a frozen, seizing or seized VM may carry one too
 // (freeze an isolated VM, and resume brings it back to `isolated`, still cut off). running and terminated never do.
-import type { ActionKind, ActionParams, ActionRejectedMessage, IsolationProof, Vm, VmIsolation, VmState } from '../../protocol/index.ts';
+//
+// Renewal: `isolate` on a VM that already carries an isolation *in the same mode* renews it in place: a new
+// `expiresAt` (or none), `since` kept, the proof checked again, and nothing done to its network: a release and a new
+// isolation would put the VM back on its network for a moment, and could be left half-done.
+import type { ActionKind, ActionParams, ActionRejectedMessage, IsolationProof, Vm, VmIsolation, VmState } from './index.ts';
 
 export const ACTION_KINDS: readonly ActionKind[] = ['terminate', 'freeze', 'resume', 'clone', 'isolate', 'release', 'seize'];
 
@@ -30,16 +35,16 @@ export const PARAMS_READ: Readonly<Record<ActionKind, readonly (keyof ActionPara
 };
 
 /**
- * The states each action may start from. `isolate` also needs the VM not isolated yet, `release` needs it isolated
- * (see refuse()). `seizing` outside a running seize means one was interrupted (the agent restarted): the VM may then
- * be seized again, resumed or terminated.
+ * The states each action may start from. `isolate` from a VM that carries an isolation is a renewal, allowed only in
+ * the same mode; `release` needs it isolated (see refuse()). `seizing` outside a running seize means one was
+ * interrupted (the agent restarted): the VM may then be seized again, resumed or terminated.
  */
 export const ALLOWED_FROM: Readonly<Record<ActionKind, readonly VmState[]>> = {
   terminate: ['running', 'isolated', 'frozen', 'seizing', 'seized'],
   freeze: ['running', 'isolated'],
   resume: ['frozen', 'seizing', 'seized'],
   clone: ['running', 'isolated', 'frozen', 'seized'],
-  isolate: ['running', 'frozen', 'seized'],
+  isolate: ['running', 'isolated', 'frozen', 'seized'],
   release: ['isolated', 'frozen', 'seized'],
   seize: ['running', 'isolated', 'frozen', 'seizing'],
 };
@@ -48,6 +53,16 @@ export const ALLOWED_FROM: Readonly<Record<ActionKind, readonly VmState[]>> = {
 export function isolationMode(kind: 'isolate' | 'clone', params: ActionParams): 'cut' | 'honeypot' {
   if (kind === 'clone') return params.network === 'honeypot' ? 'honeypot' : 'cut';
   return params.mode ?? 'cut';
+}
+
+/**
+ * Whether an `isolate` with `params` renews the VM's isolation: it carries one already, in the mode asked for. A
+ * renewal sets the new `expiresAt` — or removes the expiry when none is given: the params say what the isolation is to
+ * be, whatever it was, so a retry or a second cockpit asking the same gets the same isolation — keeps `since`, and
+ * re-runs the proof. It never touches the VM's link, tap or bridge.
+ */
+export function isRenewal(vm: Pick<VmCondition, 'isolation'>, params: ActionParams): boolean {
+  return vm.isolation !== undefined && vm.isolation.mode === isolationMode('isolate', params);
 }
 
 export interface RefuseOptions {
@@ -76,7 +91,7 @@ export function refuse(vm: VmCondition, kind: ActionKind, params: ActionParams, 
     }
   }
   if (vm.state === 'terminated') return { code: 'wrong_state', message: terminatedSentence(name, kind) };
-  if (kind === 'isolate' && vm.isolation) {
+  if (kind === 'isolate' && vm.isolation && !isRenewal(vm, params)) {
     return { code: 'wrong_state', message: `${name} is already isolated (${vm.isolation.mode} since ${vm.isolation.since}): release it first to change how.` };
   }
   if (kind === 'release' && !vm.isolation) return { code: 'wrong_state', message: `${name} is not isolated: there is nothing to release.` };
@@ -111,7 +126,10 @@ function stateSentence(vm: VmCondition, kind: ActionKind): string {
     case 'seize':
       return `${name} was already seized and has not run since: its capture stands. Resume it first to capture it again.`;
     case 'isolate':
-      return `${name} is ${state}: it cannot be isolated now.`;
+      if (!vm.isolation) return `${name} is ${state}: it cannot be isolated now.`;
+      return state === 'seizing'
+        ? `${name} is being seized: its isolation cannot be renewed until the seizure has ended.`
+        : `${name} is ${state}: its isolation cannot be renewed now.`;
     case 'release':
       return `${name} is ${state}: it cannot be released now.`;
     case 'clone':
@@ -134,10 +152,10 @@ export function during(vm: VmCondition, kind: ActionKind): Condition | undefined
 }
 
 export interface SettleOptions {
-  /** When the action took effect (ISO time): the isolation's `since`. */
+  /** When the action took effect (ISO time): the isolation's `since` (a renewal keeps the one it had). */
   at: string;
   params: ActionParams;
-  /** What the driver verified after isolating. */
+  /** What the driver verified after isolating (or renewing). */
   proof?: IsolationProof;
 }
 
@@ -154,9 +172,12 @@ export function settle(vm: VmCondition, kind: ActionKind, options: SettleOptions
     case 'clone':
       return withIsolation(state, isolation);
     case 'isolate': {
-      const next: VmIsolation = { mode: isolationMode('isolate', options.params), since: options.at };
+      // A renewal keeps `since` (the VM has been cut off all along) and, if no new proof came, the last one.
+      const renewal = isolation !== undefined && isRenewal(vm, options.params) ? isolation : undefined;
+      const next: VmIsolation = { mode: isolationMode('isolate', options.params), since: renewal?.since ?? options.at };
       if (options.params.expiresAt !== undefined) next.expiresAt = options.params.expiresAt;
-      if (options.proof) next.proof = options.proof;
+      const proof = options.proof ?? renewal?.proof;
+      if (proof) next.proof = proof;
       return { state: state === 'running' ? 'isolated' : state, isolation: next };
     }
     case 'release':
