@@ -1,7 +1,7 @@
 // Builders for the renderer's tests: threat events, snapshots, a fake cockpit API and a frame scheduler run by
 // hand. Shared by test/renderer/*.test.ts (this file holds no test itself).
 import type { CockpitApi, CockpitCalls, CockpitMethod } from '../../protocol/cockpit-api.ts';
-import type { AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, ThreatEvent, Vm } from '../../protocol/index.ts';
+import type { ActionRecord, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, ThreatEvent, Vm } from '../../protocol/index.ts';
 import type { FrameScheduler } from '../../renderer/src/store/frame-scheduler.ts';
 
 export const T0 = Date.parse('2026-11-23T10:00:00.000Z');
@@ -57,6 +57,23 @@ export function agentStatus(agentId: string, over: Partial<AgentStatus> = {}): A
 
 export function vm(id: string, over: Partial<Vm> = {}): Vm {
   return { id, name: id.replace(/^vm-/, ''), state: 'running', ...over };
+}
+
+/** An action record as the hub pushes it: `n` makes its request id; `over` sets the rest. */
+export function actionRecord(n: number, over: Partial<ActionRecord> = {}): ActionRecord {
+  return {
+    requestId: `req-${String(n).padStart(6, '0')}`,
+    agentId: 'hv-01',
+    vmId: 'vm-web-1',
+    vmName: 'web-1',
+    kind: 'freeze',
+    params: {},
+    actor: { name: 'j.okafor', role: 'soc-tier2' },
+    reason: '',
+    requestedAt: new Date(T0 + n * 1000).toISOString(),
+    phase: 'sending',
+    ...over,
+  };
 }
 
 export function snapshot(over: Partial<CockpitSnapshot> = {}): CockpitSnapshot {

@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_PATH, launchChromium, ROOT } from '../../bench/lib.ts';
 import type { FeedEvent } from '../../protocol/index.ts';
 import type { CordonProbe } from '../../renderer/src/store/probe.ts';
-import { agentStatus, feedEvent, snapshot, vm } from './fixtures.ts';
+import { actionRecord, agentStatus, feedEvent, snapshot, vm } from './fixtures.ts';
 import { startScriptedShell, type ScriptedShell } from './scripted-shell.ts';
 
 // The callbacks handed to page.evaluate and waitForFunction run in Chromium, but this file is type-checked as Node
@@ -193,6 +193,42 @@ describe('the renderer in Chromium against a scripted shell', { skip: present ? 
     await page.click('[data-testid="follow-toggle"]');
     await waitRows(() => document.querySelectorAll('[data-testid="feed-row"]').length === 6);
     assert.deepEqual((await rowSeqs()).slice(0, 2), ['hv-01:5', 'hv-01:4']);
+  });
+
+  it('an isolation past its expiry asks to be renewed; a VM\'s history shows hostile reasons and seized files as text', async () => {
+    // Long past, whatever this machine's clock says.
+    const since = '2020-01-01T00:00:00.000Z';
+    shell.push({ type: 'vms', agentId: 'hv-01', full: false, removed: [],
+      vms: [vm('vm-web-1', { state: 'isolated', memoryMiB: 512, isolation: { mode: 'honeypot', since, expiresAt: '2020-01-01T00:30:00.000Z' } })] });
+    shell.push({ type: 'action', action: actionRecord(1, { kind: 'seize', phase: 'done', ok: true, state: 'seized', reason: `seized: ${HOSTILE}`,
+      actor: { name: HOSTILE }, details: { captureId: 'req-000001', files: [
+        { path: 'memory.elf', role: 'memory', size: 1024, sha256: 'a'.repeat(64), sha1: 'b'.repeat(40) },
+        { path: `logs/${HOSTILE}.log`, role: 'log', size: 10, sha256: 'c'.repeat(64), sha1: 'd'.repeat(40) },
+      ] } }) });
+    const due = page.locator('[data-testid="contained-vm"][data-vm="vm-web-1"]');
+    await due.locator('[data-testid="expiry"][data-expired="true"]').waitFor({ timeout: 5000 });
+    assert.match(await page.textContent('[data-testid="contained-due"]') ?? '', /One isolation is past its expiry: renew or release it/);
+    assert.match(await due.textContent() ?? '', /in the honeypot · expired/);
+
+    await due.locator('[data-testid="act-renew"]').click();
+    await page.waitForSelector('[data-testid="action-dialog"][data-kind="renew"]');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'action-expiry', 'focus on the new expiry');
+    assert.match(await page.textContent('[data-testid="renewal-in-place"]') ?? '', /One action: nothing is done to its network/,
+      'renewed in place by the agent: never released, never back on its network');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid="action-dialog"]', { state: 'detached' });
+
+    await due.locator('.contained-name').click();
+    const pane = page.locator('[data-testid="vm-detail"][data-vm="vm-web-1"]');
+    await pane.waitFor({ timeout: 5000 });
+    const entry = pane.locator('[data-testid="history-entry"][data-kind="seize"]');
+    assert.equal(await entry.locator('[data-testid="history-actor"]').textContent(), HOSTILE);
+    assert.equal(await entry.locator('[data-testid="history-reason"]').textContent(), `seized: ${HOSTILE}`);
+    await entry.locator('summary').click();
+    assert.deepEqual((await entry.locator('[data-testid="seized-file"]').allTextContents()).map((t) => t.includes('a'.repeat(64)) || t.includes('c'.repeat(64))), [true, true]);
+    assert.ok((await entry.textContent())?.includes(`logs/${HOSTILE}.log`));
+    assert.equal(await page.locator('img').count(), 0, 'no element was made from a string');
+    await pane.locator('button.close').click();
   });
 
   it('drops a malformed frame, says so, and goes on', async () => {

@@ -1,15 +1,18 @@
 // The cockpit store the UI draws from: one zustand store, fed by the ingest engine (engine.ts) through a channel,
 // at most once per animation frame. The engine holds the events; this store holds only what is drawn: the rows
-// around what is on screen, the selection, the fleet, the counts and the stats. The responder's actions go to the
-// engine as commands and come back drawn with the next frame.
+// around what is on screen, the selection, the fleet, the counts and the stats, and each VM's action history. The
+// responder's doing goes to the engine as commands and comes back drawn with the next frame; acting on a VM is a
+// cockpit call (`act`), followed here as a plan (action-plans.ts) until the agent's records say how it ended.
 //
 // In the page the engine runs in a Web Worker (platform/worker-cockpit.ts); createCockpit below runs it in the
 // same thread, for the tests and as the fallback where a worker cannot start.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { CockpitApi } from '../../../protocol/cockpit-api.ts';
-import type { AgentStatus, FeedEvent, Vm } from '../../../protocol/index.ts';
+import type { ActionRecord, AgentStatus, FeedEvent, Vm } from '../../../protocol/index.ts';
 import type { CockpitLink, LinkState } from '../platform/link.ts';
 import type { FrameScheduler } from './frame-scheduler.ts';
+import { mergeActions, vmKey } from './action-history.ts';
+import { isPlanUnderway, newPlan, planAfter, planAsked, planNotAsked, type ActionPlan, type PlanStep } from './action-plans.ts';
 import { ThreatCounts, type VerdictTally } from './counts.ts';
 import { CockpitEngine, type EngineOptions } from './engine.ts';
 import { EMPTY_VIEW, type FeedView } from './feed-window.ts';
@@ -17,6 +20,7 @@ import { mergeFrames, pageView, type EngineCommand, type EngineFrame, type FeedP
 import { compileFilter, NO_FILTER, type FeedFilter } from './filter.ts';
 import type { CockpitModel, FeedStats, SelectedEvent } from './model.ts';
 import { applyProbeMirror, createProbe, type CordonProbe } from './probe.ts';
+import type { VmTrace } from './volatile.ts';
 
 /** The threat counts as published: read through it during a render; `version` changes when they do. */
 export interface CountsView {
@@ -41,6 +45,23 @@ export interface CockpitActions {
   clearSelection(): void;
   /** The list says which display positions it has on screen (overscan included): their rows come next frame. */
   setVisibleRange(range: VisibleRange): void;
+  /** Shows this VM in the detail pane (until an event is selected, whose VM is then shown, or the selection is
+   *  cleared). */
+  pickVm(agentId: string, vmId: string): void;
+  unpickVm(): void;
+  /** Asks the engine what its window shows of the VM's processes and connections (arrives as `vmTrace`). */
+  traceVm(agentId: string, vmId: string): void;
+  /** Acts on a VM: asks each step once the one before is done. False (nothing asked) while a plan of this page is
+   *  still under way on that VM. */
+  act(agentId: string, vmId: string, label: string, steps: readonly PlanStep[]): boolean;
+  /** Forgets a plan that stopped or ended (its message is read). */
+  dismissPlan(agentId: string, vmId: string): void;
+}
+
+/** A VM across agents. */
+export interface VmRef {
+  agentId: string;
+  vmId: string;
 }
 
 export interface CockpitState {
@@ -66,7 +87,22 @@ export interface CockpitState {
   inventories: ReadonlyMap<string, readonly Vm[]>;
   counts: CountsView;
   stats: FeedStats;
+  /** Each VM's action records by vmKey(agentId, vmId), oldest first; a list is a new array only when it changed. */
+  actionsByVm: ReadonlyMap<string, readonly ActionRecord[]>;
+  /** What the responder asked from this page, by vmKey: under way, or stopped with a message to read. */
+  plans: ReadonlyMap<string, ActionPlan>;
+  /** The VM the responder picked (the sidebar, the contained list), shown before the selected event's own. */
+  pickedVm: VmRef | null;
+  /** The engine's answer to the last traceVm. */
+  vmTrace: VmTrace | null;
   actions: CockpitActions;
+}
+
+/** The VM the detail pane shows and the action keys act on: the one picked, else the selected event's. */
+export function focusedVm(s: Pick<CockpitState, 'pickedVm' | 'selected'>): VmRef | null {
+  if (s.pickedVm !== null) return s.pickedVm;
+  if (s.selected === null) return null;
+  return { agentId: s.selected.event.agentId, vmId: s.selected.event.event.vmId };
 }
 
 /** How the store reaches the engine: in the same thread, or over postMessage to a worker. */
@@ -125,6 +161,8 @@ export function createCockpitView(options: CockpitViewOptions): Cockpit {
    *  guessed from them. A click is: it names its event, which the engine then selects (see selectIndex). */
   let filteredAt = 0;
   let answered = 0;
+  let planIds = 0;
+  let traceIds = 0;
 
   const send = (command: EngineCommand) => {
     sent += 1;
@@ -169,26 +207,110 @@ export function createCockpitView(options: CockpitViewOptions): Cockpit {
     setFollowing: (on) => send({ type: 'setFollowing', on, asOf: asOf() }),
     toggleFollowing: () => send({ type: 'toggleFollowing', asOf: asOf() }),
     selectIndex: (index) => {
+      unpick();
       send({ type: 'selectIndex', index, abs: store.getState().feed.absAt(index), asOf: asOf() });
       selectShown(index);
     },
     moveSelection: (delta) => {
+      unpick();
       const { feed, selectedIndex } = store.getState();
       send({ type: 'moveSelection', delta, asOf: asOf() });
       if (feed.length > 0 && answered >= filteredAt) selectShown(selectedIndex < 0 ? 0 : Math.min(feed.length - 1, Math.max(0, selectedIndex + delta)));
     },
     selectEdge: (edge) => {
+      unpick();
       const { feed } = store.getState();
       send({ type: 'selectEdge', edge, asOf: asOf() });
       if (feed.length > 0 && answered >= filteredAt) selectShown(edge === 'newest' ? 0 : feed.length - 1);
     },
-    clearSelection: () => send({ type: 'clearSelection' }),
+    clearSelection: () => {
+      unpick();
+      send({ type: 'clearSelection' });
+    },
     setVisibleRange: (range) => {
       if (sentRange !== null && sentRange.from === range.from && sentRange.to === range.to) return;
       sentRange = { from: range.from, to: range.to };
       send({ type: 'setRange', range: sentRange });
     },
+    pickVm: (agentId, vmId) => {
+      const p = store.getState().pickedVm;
+      if (p === null || p.agentId !== agentId || p.vmId !== vmId) store.setState({ pickedVm: { agentId, vmId } });
+    },
+    unpickVm: unpick,
+    traceVm: (agentId, vmId) => {
+      traceIds += 1;
+      store.setState({ vmTrace: null });
+      send({ type: 'traceVm', id: traceIds, agentId, vmId });
+    },
+    act: (agentId, vmId, label, steps) => {
+      const key = vmKey(agentId, vmId);
+      if (isPlanUnderway(store.getState().plans.get(key))) return false;
+      planIds += 1;
+      setPlan(newPlan(planIds, agentId, vmId, label, steps));
+      askStep(key);
+      return true;
+    },
+    dismissPlan: (agentId, vmId) => {
+      const key = vmKey(agentId, vmId);
+      const plan = store.getState().plans.get(key);
+      if (plan !== undefined && !isPlanUnderway(plan)) setPlan(plan, true);
+    },
   };
+
+  function unpick(): void {
+    if (store.getState().pickedVm !== null) store.setState({ pickedVm: null });
+  }
+
+  function setPlan(plan: ActionPlan, remove = false): void {
+    const plans = new Map(store.getState().plans);
+    const key = vmKey(plan.agentId, plan.vmId);
+    // A plan that ended well, or a single action the agent refused or failed, is told by the records in the VM's
+    // history; a plan stopped half way, or an action that could not even be asked, says so until dismissed.
+    const told = plan.status === 'done' || (plan.status === 'stopped' && plan.steps.length === 1 && plan.requestId !== null);
+    if (remove || told) plans.delete(key);
+    else plans.set(key, plan);
+    store.setState({ plans });
+  }
+
+  /** Asks the cockpit for the current step of the VM's plan. */
+  function askStep(key: string): void {
+    const plan = store.getState().plans.get(key);
+    if (plan === undefined || plan.status !== 'asking') return;
+    const step = plan.steps[plan.at]!;
+    channel.call('act', { agentId: plan.agentId, vmId: plan.vmId, kind: step.kind, params: step.params, reason: step.reason }).then(
+      (result) => {
+        const now = store.getState().plans.get(key);
+        if (now === undefined || now.id !== plan.id || now.at !== plan.at || now.status !== 'asking') return;
+        // The record may have come before the answer (the hub pushes it first): follow it from where it stands.
+        const rec = store.getState().actionsByVm.get(key)?.find((r) => r.requestId === result.requestId);
+        follow(key, rec === undefined ? planAsked(now, result.requestId) : planAfter(planAsked(now, result.requestId), rec));
+      },
+      (err: unknown) => {
+        const now = store.getState().plans.get(key);
+        if (now === undefined || now.id !== plan.id || now.at !== plan.at || now.status !== 'asking') return;
+        follow(key, planNotAsked(now, (err as Error)?.message ?? String(err)));
+      },
+    );
+  }
+
+  /** Stores the plan's next state, and asks for its next step when there is one. */
+  function follow(key: string, next: ActionPlan): void {
+    const before = store.getState().plans.get(key);
+    if (next === before) return;
+    setPlan(next);
+    if (next.status === 'asking') askStep(key);
+  }
+
+  /** Moves the plans waiting on records that just changed. */
+  function advancePlans(records: readonly ActionRecord[]): void {
+    const plans = store.getState().plans;
+    if (plans.size === 0) return;
+    for (const rec of records) {
+      const key = vmKey(rec.agentId, rec.vmId);
+      const plan = store.getState().plans.get(key);
+      if (plan !== undefined && plan.requestId === rec.requestId) follow(key, planAfter(plan, rec));
+    }
+  }
 
   // A row the responder picks is drawn selected at once when its event is in the store (it is, for a row on
   // screen): the engine, which pauses the list as of these very rows, confirms it with its next frame.
@@ -217,6 +339,10 @@ export function createCockpitView(options: CockpitViewOptions): Cockpit {
     inventories: new Map(),
     counts: countsView(counts, 0),
     stats: EMPTY_STATS,
+    actionsByVm: new Map(),
+    plans: new Map(),
+    pickedVm: null,
+    vmTrace: null,
     actions,
   }));
 
@@ -293,6 +419,8 @@ export function createCockpitView(options: CockpitViewOptions): Cockpit {
     if (f.stats !== undefined) patch.stats = f.stats;
     if (f.link !== undefined) patch.link = f.link;
     if (f.snapshotError !== undefined) patch.snapshotError = f.snapshotError;
+    if (f.actions !== undefined) patch.actionsByVm = mergeActions(store.getState().actionsByVm, f.actions);
+    if (f.vmTrace !== undefined && f.vmTrace.id === traceIds) patch.vmTrace = f.vmTrace;
     // Primitives that did not change are left out, so that only what moved is drawn again.
     const state = store.getState() as unknown as Record<string, unknown>;
     for (const key of Object.keys(patch) as (keyof CockpitState)[]) {
@@ -301,6 +429,7 @@ export function createCockpitView(options: CockpitViewOptions): Cockpit {
     if (Object.keys(patch).length === 0) return;
     probe.frames += 1;
     store.setState(patch);
+    if (f.actions !== undefined) advancePlans(f.actions.records);
   }
 
   return {

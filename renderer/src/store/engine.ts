@@ -4,7 +4,8 @@
 // 50,000 events a second never blocks the main thread; in the unit tests it runs in the same thread.
 //
 // Frames are pulled: the UI keeps one request open, and the engine answers it as soon as there is something to
-// draw and it is due. The responder's own actions are answered at once. New events are drawn every frame while
+// draw and it is due. The responder's own actions are answered at once, and so are action records (a few per action,
+// each one a change the responder waits to see). New events are drawn every frame while
 // they trickle in; above busyRate at most every busyFeedIntervalMs, and above floodRate every floodFeedIntervalMs,
 // with the counts: a list whose every row changes 60 times a second cannot be read, each redraw then shows a
 // sample of what streams past anyway, and style, layout and paint of it would take most of the main thread.
@@ -17,6 +18,7 @@ import { pageOf, type EngineCommand, type EngineFrame, type VisibleRange } from 
 import { CockpitModel, type FeedStats } from './model.ts';
 import { createProbe, probeMirror, type CordonProbe } from './probe.ts';
 import { realTimers, type Timers } from './timers.ts';
+import type { VmTrace } from './volatile.ts';
 
 export interface EngineOptions {
   link: CockpitLink;
@@ -73,6 +75,8 @@ export class CockpitEngine {
   private waiting: ((frame: EngineFrame) => void) | null = null;
   private dueTimer: unknown = null;
   private readonly unsubscribe: (() => void)[] = [];
+  /** A VM trace asked for and not sent yet. */
+  private trace: VmTrace | null = null;
   private started = false;
   private commandsApplied = 0;
   /** The page drew a guess of a command's outcome (cockpit.ts): the next frame confirms it in full — the list,
@@ -154,6 +158,9 @@ export class CockpitEngine {
       case 'moveSelection': m.moveSelection(c.delta, c.asOf); break;
       case 'selectEdge': m.selectEdge(c.edge, c.asOf); break;
       case 'clearSelection': m.clearSelection(); break;
+      case 'traceVm':
+        this.trace = m.traceVm(c.id, c.agentId, c.vmId, this.timers.now());
+        break;
       case 'setRange': {
         const from = Math.max(0, Math.floor(c.range.from));
         const to = Math.max(from, Math.floor(c.range.to));
@@ -276,6 +283,17 @@ export class CockpitEngine {
       } else {
         later(slowDueAt);
       }
+    }
+
+    const actions = m.actions.takeChanges();
+    if (actions !== null) {
+      frame.actions = actions;
+      changed = true;
+    }
+    if (this.trace !== null) {
+      frame.vmTrace = this.trace;
+      this.trace = null;
+      changed = true;
     }
 
     if (this.linkChanged) {

@@ -80,6 +80,12 @@ export class FeedWindow {
     return this.ring.at(abs);
   }
 
+  /** Every event held, filter or not, newest first. */
+  *newestFirst(): Generator<FeedEvent> {
+    const ring = this.ring;
+    for (let abs = ring.end - 1; abs >= ring.start; abs--) yield ring.at(abs)!;
+  }
+
   /** Sets the filter: one scan of the window. A paused list is re-frozen under the new filter (the responder
    *  asked for a different list, so it may change once). */
   setPredicate(predicate: FeedPredicate | null): void {

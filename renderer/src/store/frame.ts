@@ -1,14 +1,17 @@
 // What passes between the ingest engine (engine.ts, in a Web Worker in the page) and the store the UI draws from
 // (cockpit.ts, on the main thread): the responder's commands one way, and at most one frame per animation frame
-// the other, carrying only what is drawn — the rows in view, counts, stats — never the event stream itself.
+// the other, carrying only what is drawn — the rows in view, counts, stats, the action records that changed —
+// never the event stream itself.
 // Plain data only, so it crosses postMessage by structured clone as it is.
 import type { AgentStatus, FeedEvent, Vm } from '../../../protocol/index.ts';
 import type { LinkState } from '../platform/link.ts';
+import type { ActionChanges } from './action-history.ts';
 import type { TallyChange } from './counts.ts';
 import { EMPTY_VIEW, type FeedView } from './feed-window.ts';
 import type { FeedFilter } from './filter.ts';
 import type { FeedStats, SelectedEvent } from './model.ts';
 import type { ProbeMirror } from './probe.ts';
+import type { VmTrace } from './volatile.ts';
 
 /** The rows of the list around what is on screen, and where they sit in it. */
 export interface FeedPage {
@@ -40,7 +43,9 @@ export type EngineCommand =
   | { type: 'moveSelection'; delta: number; asOf: number }
   | { type: 'selectEdge'; edge: 'newest' | 'oldest'; asOf: number }
   | { type: 'clearSelection' }
-  | { type: 'setRange'; range: VisibleRange };
+  | { type: 'setRange'; range: VisibleRange }
+  /** What the window shows of a VM's processes and connections (the terminate dialog): answered as `vmTrace`. */
+  | { type: 'traceVm'; id: number; agentId: string; vmId: string };
 
 /** What changed since the last frame: absent fields did not. */
 export interface EngineFrame {
@@ -63,6 +68,9 @@ export interface EngineFrame {
   link?: LinkState;
   snapshotError?: string | null;
   probe?: ProbeMirror;
+  /** Action records that changed (whole records, replacing those with their request ids). */
+  actions?: ActionChanges;
+  vmTrace?: VmTrace;
 }
 
 /** Folds a later frame into an earlier one that was not drawn yet: later fields win, tallies and latency samples
@@ -70,6 +78,9 @@ export interface EngineFrame {
 export function mergeFrames(a: EngineFrame, b: EngineFrame): EngineFrame {
   const out: EngineFrame = { ...a, ...b };
   if (a.tallies !== undefined && b.tallies !== undefined) out.tallies = [...a.tallies, ...b.tallies];
+  if (a.actions !== undefined && b.actions !== undefined && !b.actions.reset) {
+    out.actions = { reset: a.actions.reset, records: [...a.actions.records, ...b.actions.records] };
+  }
   if (a.probe !== undefined && b.probe !== undefined) {
     const samples = new Float64Array(a.probe.latency.samples.length + b.probe.latency.samples.length);
     samples.set(a.probe.latency.samples, 0);

@@ -1,12 +1,14 @@
 // The cockpit as the renderer holds it, without React or the DOM: the fleet, the bounded feed, the threat counts,
-// the filter, follow/pause and the selection. Pushes and snapshots mutate it in place (O(1) per event); the
+// the filter, follow/pause, the selection and each VM's action history. Pushes and snapshots mutate it in place (O(1) per event); the
 // store (cockpit.ts) publishes immutable views of it at most once per animation frame.
 import type { CockpitPush, CockpitSnapshot, FeedEvent } from '../../../protocol/index.ts';
+import { ActionBook } from './action-history.ts';
 import { ThreatCounts } from './counts.ts';
 import { FeedWindow, EMPTY_VIEW, type FeedView } from './feed-window.ts';
 import { compileFilter, NO_FILTER, sameFilter, type FeedFilter } from './filter.ts';
 import { Fleet } from './fleet.ts';
 import { createProbe, sampleLatency, type CordonProbe } from './probe.ts';
+import { traceVm, type VmTrace } from './volatile.ts';
 
 export interface SelectedEvent {
   /** The event's absolute number in the window (see ring.ts); it stays selected even after leaving the window. */
@@ -38,6 +40,7 @@ export interface ModelOptions {
 export class CockpitModel {
   readonly fleet = new Fleet();
   readonly counts = new ThreatCounts();
+  readonly actions = new ActionBook();
   readonly probe: CordonProbe;
   /** A snapshot has been applied: the window exists and the fleet is known. */
   ready = false;
@@ -106,6 +109,7 @@ export class CockpitModel {
 
   applySnapshot(s: CockpitSnapshot, now: number): void {
     this.fleet.applySnapshot(s);
+    this.actions.replaceAll(s.actions ?? []);
     if (this.feed === null) {
       this.feed = new FeedWindow(s.windowSize);
       this.feed.setPredicate(compileFilter(this.filter));
@@ -147,6 +151,9 @@ export class CockpitModel {
         return;
       case 'vms':
         if (!this.awaitingSnapshot) this.fleet.applyVms(p);
+        return;
+      case 'action':
+        if (!this.awaitingSnapshot) this.actions.apply(p.action);
         return;
     }
   }
@@ -216,6 +223,11 @@ export class CockpitModel {
   /** Display position of the selected event in the current view, or -1. */
   selectedIndex(): number {
     return this.selected === null ? -1 : this.view().indexOfAbs(this.selected.abs);
+  }
+
+  /** What the window holds of a VM's processes and connections, every event searched (not only the filtered). */
+  traceVm(id: number, agentId: string, vmId: string, now: number): VmTrace {
+    return traceVm(id, agentId, vmId, this.feed?.newestFirst() ?? [], now);
   }
 
   stats(now: number): FeedStats {

@@ -82,3 +82,11 @@ export function formatRate(perSec: number): string {
   if (perSec >= 10_000) return `${formatCount(Math.round(perSec / 100) * 100)}/s`;
   return `${formatCount(Math.round(perSec))}/s`;
 }
+
+/** A countdown: "1 h 05 min", "4 min 12 s", "12 s" (never negative). */
+export function formatCountdown(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}

@@ -1,20 +1,49 @@
-// The cockpit's one screen: fleet on the left, the live feed in the middle, the selected event on the right,
-// link health along the bottom. Owns the keyboard (keymap.ts says which key does what).
-import { useCallback, useEffect, useRef } from 'react';
+// The cockpit's one screen: fleet on the left, the live feed in the middle, the VM and the selected event on the
+// right, link health along the bottom. Owns the keyboard (keymap.ts says which key does what); the action desk
+// (ActionDesk.tsx) turns an action button or key into an action, through its dialog when it asks first.
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ActionKind } from '../../../protocol/index.ts';
+import { focusedVm } from '../store/cockpit.ts';
+import { ActionDesk, useActionDesk, useDialogOpen } from './ActionDesk.tsx';
 import { EventDetail } from './EventDetail.tsx';
 import { FilterBar } from './FilterBar.tsx';
 import { FleetSidebar } from './FleetSidebar.tsx';
 import { StatusBar } from './StatusBar.tsx';
 import { ROW_HEIGHT, ThreatFeed } from './ThreatFeed.tsx';
-import { useActions, useCockpit } from './cockpit-context.tsx';
+import { useActions, useCockpit, useCockpitStore } from './cockpit-context.tsx';
 import { commandForKey, type FeedCommand, type KeyTarget } from './keymap.ts';
 import { cellText } from '../text/visible.ts';
+import { JournalView } from './journal/JournalView.tsx';
+import type { JournalForm } from './journal/journal-model.ts';
+import { ViewContext, type MainView, type ViewControls } from './view-context.tsx';
+
+/** Feed commands that move in or act on the live feed: off while the journal fills the middle. */
+const FEED_ONLY = new Set<FeedCommand>(['up', 'down', 'page-up', 'page-down', 'newest', 'oldest', 'open-detail', 'focus-search', 'toggle-follow', 'clear-search', 'leave-search', 'back-to-list']);
 
 export function App() {
+  return (
+    <ActionDesk>
+      <Screen />
+    </ActionDesk>
+  );
+}
+
+function Screen() {
   const actions = useActions();
+  const store = useCockpitStore();
+  const desk = useActionDesk();
+  const dialogOpen = useDialogOpen();
   const gridRef = useRef<HTMLDivElement>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const detailRef = useRef<HTMLElement>(null);
+  const [view, setView] = useState<MainView>({ kind: 'feed' });
+  const controls = useMemo<ViewControls>(() => ({
+    view,
+    showFeed: () => setView({ kind: 'feed' }),
+    showJournal: (initial?: Partial<JournalForm>) => setView({ kind: 'journal', ...(initial ? { initial } : {}), opened: Date.now() }),
+  }), [view]);
+  const viewRef = useRef(view);
+  viewRef.current = view;
 
   const openDetail = useCallback(() => {
     detailRef.current?.focus();
@@ -24,6 +53,7 @@ export function App() {
   useEffect(() => {
     const targetOf = (el: EventTarget | null): KeyTarget => {
       if (!(el instanceof HTMLElement)) return 'other';
+      if (el.closest('[role="dialog"]') !== null) return 'dialog';
       if (el === searchRef.current) return 'search';
       if (el instanceof HTMLButtonElement || el.tagName === 'SUMMARY') return 'button';
       if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement || el instanceof HTMLTextAreaElement || el.isContentEditable) return 'control';
@@ -32,6 +62,11 @@ export function App() {
     };
     const focusList = () => gridRef.current?.focus({ preventScroll: true });
     const pageRows = () => Math.max(1, Math.floor((gridRef.current?.clientHeight ?? ROW_HEIGHT * 20) / ROW_HEIGHT) - 2);
+    const act = (kind: ActionKind): void => {
+      const ref = focusedVm(store.getState());
+      if (ref === null) desk.announce('Select an event or a VM first: the action keys act on the VM in the detail pane.');
+      else desk.request(kind, ref);
+    };
     const run = (command: FeedCommand): void => {
       switch (command) {
         case 'up': actions.moveSelection(-1); focusList(); return;
@@ -47,34 +82,60 @@ export function App() {
         case 'clear-search': focusList(); return; // the box itself empties on the first Esc (FilterBar)
         case 'leave-search': focusList(); return;
         case 'back-to-list': focusList(); return;
+        case 'act-terminate': act('terminate'); return;
+        case 'act-freeze': act('freeze'); return;
+        case 'act-resume': act('resume'); return;
+        case 'act-clone': act('clone'); return;
+        case 'act-isolate': act('isolate'); return;
+        case 'act-release': act('release'); return;
+        case 'act-seize': act('seize'); return;
       }
     };
     const onKeyDown = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.isComposing) return;
+      // Alt+1 the live feed, Alt+2 the journal (a dialog keeps every key).
+      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2') && targetOf(e.target) !== 'dialog') {
+        e.preventDefault();
+        if (e.key === '1') setView({ kind: 'feed' });
+        else if (viewRef.current.kind !== 'journal') setView({ kind: 'journal', opened: Date.now() });
+        return;
+      }
       const command = commandForKey(e, targetOf(e.target));
       if (command === null) return;
+      if (viewRef.current.kind === 'journal' && FEED_ONLY.has(command)) return;
       e.preventDefault();
       run(command);
     };
     document.addEventListener('keydown', onKeyDown);
     return () => document.removeEventListener('keydown', onKeyDown);
-  }, [actions, openDetail]);
+  }, [actions, openDetail, store, desk]);
 
   return (
-    <div className="app">
-      <header className="top">
-        <h1 className="brand">Cordon</h1>
-        <span className="subtitle">live threat events</span>
-        <LinkBanner />
-      </header>
-      <FleetSidebar />
-      <main className="feed" aria-label="Threat feed" data-testid="threat-feed">
-        <FilterBar searchRef={searchRef} />
-        <ThreatFeed gridRef={gridRef} onOpenDetail={openDetail} />
-      </main>
-      <EventDetail ref={detailRef} />
-      <StatusBar />
-    </div>
+    <ViewContext.Provider value={controls}>
+      <div className="app" inert={dialogOpen}>
+        <header className="top">
+          <h1 className="brand">Cordon</h1>
+          <nav className="views" aria-label="Views">
+            <button type="button" aria-pressed={view.kind === 'feed'} onClick={controls.showFeed} title="The live threat feed (Alt+1)" data-testid="view-feed">Live feed</button>
+            <button type="button" aria-pressed={view.kind === 'journal'} onClick={() => controls.showJournal()} title="Everything recorded: search, timeline, verification (Alt+2)" data-testid="view-journal">Journal</button>
+          </nav>
+          <LinkBanner />
+        </header>
+        <FleetSidebar />
+        {view.kind === 'feed' ? (
+          <main className="feed" aria-label="Threat feed" data-testid="threat-feed">
+            <FilterBar searchRef={searchRef} />
+            <ThreatFeed gridRef={gridRef} onOpenDetail={openDetail} />
+          </main>
+        ) : (
+          <main className="feed" aria-label="Journal">
+            <JournalView key={view.opened} {...(view.initial ? { initial: view.initial } : {})} />
+          </main>
+        )}
+        <EventDetail ref={detailRef} />
+        <StatusBar />
+      </div>
+    </ViewContext.Provider>
   );
 }
 

@@ -1,5 +1,6 @@
-// The event detail pane: every field of the selected event, full length, with invisible characters shown and
-// flagged. Nothing here is markup: each value is a React text node.
+// The detail pane: the VM picked or the selected event's VM, with its actions (VmPanel.tsx), then every field of the
+// selected event, full length, with invisible characters shown and flagged. Nothing here is markup: each value is a
+// React text node.
 import type { ReactNode, Ref } from 'react';
 import type { FeedEvent, Vm } from '../../../protocol/index.ts';
 import { endpoint, formatBytes, formatCount, formatLag, utcTimestamp } from '../text/format.ts';
@@ -8,6 +9,7 @@ import { Badge } from './Badge.tsx';
 import { Visible } from './Visible.tsx';
 import { useCockpit } from './cockpit-context.tsx';
 import { SEVERITY_LOOK, VERDICT_LOOK, VM_STATE_LOOK } from './labels.ts';
+import { VmPanel } from './VmPanel.tsx';
 
 export function EventDetail({ ref }: { ref: Ref<HTMLElement> }) {
   const selected = useCockpit((s) => s.selected);
@@ -17,11 +19,13 @@ export function EventDetail({ ref }: { ref: Ref<HTMLElement> }) {
   const host = useCockpit((s) => (s.selected === null ? undefined : s.agents.find((a) => a.agentId === s.selected!.event.agentId)?.host));
   return (
     <aside ref={ref} className="detail" aria-label="Event detail" data-testid="event-detail" tabIndex={-1}>
+      <VmPanel />
       {selected === null ? (
         <p className="hint">
-          Select an event to see every field.<br />
+          Select an event to see every field, or a VM in the fleet to act on it.<br />
           <kbd>↑</kbd> <kbd>↓</kbd> or <kbd>j</kbd> <kbd>k</kbd> move, <kbd>Enter</kbd> opens here, <kbd>/</kbd> searches,
-          {' '}<kbd>Space</kbd> pauses or follows, <kbd>Esc</kbd> clears.
+          {' '}<kbd>Space</kbd> pauses or follows, <kbd>Esc</kbd> clears; <kbd>Shift</kbd> with a letter acts on the VM
+          shown here (each button says which).
         </p>
       ) : (
         <EventFields fe={selected.event} vm={vm} agentLabel={agentLabel} host={host} />

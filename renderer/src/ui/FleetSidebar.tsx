@@ -1,12 +1,19 @@
-// The fleet sidebar: each agent (link state, host, hypervisor, round trip, last seq, gaps) and its VMs (state,
-// threat counts by verdict). Clicking a VM filters the feed to it; clicking an agent filters to the agent.
-import { memo, useState } from 'react';
-import type { AgentStatus, Vm, VmState } from '../../../protocol/index.ts';
+// The fleet sidebar: the contained VMs first (ContainedList), then each agent (link state, host, hypervisor, round
+// trip, last seq, gaps) and its VMs (state, what runs on it, threat counts by verdict, its action buttons). Clicking
+// a VM filters the feed to it and shows it in the detail pane; clicking an agent filters to the agent.
+import { memo, useCallback, useState } from 'react';
+import type { ActionKind, ActionRecord, AgentStatus, Vm } from '../../../protocol/index.ts';
+import { vmKey } from '../store/action-history.ts';
+import type { ActionPlan } from '../store/action-plans.ts';
+import { agentOffer, lastEnded, lastUnderway, reasonsFor, type ActTarget } from '../store/action-rules.ts';
 import type { VerdictTally } from '../store/counts.ts';
 import type { CountsView } from '../store/cockpit.ts';
 import { formatCount } from '../text/format.ts';
 import { cellText } from '../text/visible.ts';
+import { ActionBar, Activity } from './ActionButtons.tsx';
+import { useActionDesk } from './ActionDesk.tsx';
 import { Badge } from './Badge.tsx';
+import { ContainedList } from './ContainedList.tsx';
 import { Visible } from './Visible.tsx';
 import { useActions, useCockpit } from './cockpit-context.tsx';
 import { LINK_LOOK, VM_STATE_LOOK } from './labels.ts';
@@ -21,6 +28,8 @@ export function FleetSidebar() {
   const counts = useCockpit((s) => s.counts);
   const filter = useCockpit((s) => s.filter);
   const ready = useCockpit((s) => s.ready);
+  const actionsByVm = useCockpit((s) => s.actionsByVm);
+  const plans = useCockpit((s) => s.plans);
 
   // Agents the hub reports, then any that only have an inventory or only sent events.
   const known = new Set(agents.map((a) => a.agentId));
@@ -28,6 +37,7 @@ export function FleetSidebar() {
 
   return (
     <nav className="sidebar" aria-label="Fleet: agents and their VMs" data-testid="fleet-sidebar">
+      <ContainedList />
       <h2 className="pane-title">Fleet</h2>
       {agents.length === 0 && orphans.length === 0 ? (
         <p className="hint">{ready ? 'No agent is configured.' : 'Waiting for the cockpit…'}</p>
@@ -42,6 +52,8 @@ export function FleetSidebar() {
             counts={counts}
             agentFiltered={filter.agentId === a.agentId && filter.vm === null}
             vmFiltered={filter.vm !== null && filter.vm.agentId === a.agentId ? filter.vm.vmId : null}
+            actionsByVm={actionsByVm}
+            plans={plans}
           />
         ))}
         {orphans.map((id) => (
@@ -53,6 +65,8 @@ export function FleetSidebar() {
             counts={counts}
             agentFiltered={filter.agentId === id && filter.vm === null}
             vmFiltered={filter.vm !== null && filter.vm.agentId === id ? filter.vm.vmId : null}
+            actionsByVm={actionsByVm}
+            plans={plans}
           />
         ))}
       </ul>
@@ -67,9 +81,11 @@ interface AgentGroupProps {
   counts: CountsView;
   agentFiltered: boolean;
   vmFiltered: string | null;
+  actionsByVm: ReadonlyMap<string, readonly ActionRecord[]>;
+  plans: ReadonlyMap<string, ActionPlan>;
 }
 
-function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered }: AgentGroupProps) {
+function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered, actionsByVm, plans }: AgentGroupProps) {
   const actions = useActions();
   const [open, setOpen] = useState<boolean | null>(null);
   const expanded = open ?? vms.length <= FOLD_ABOVE;
@@ -79,6 +95,11 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered }:
   // VMs that raised events but are not in the inventory (removed, or not reported yet) still get their counts.
   const listed = new Set(vms.map((v) => v.id));
   const unlisted = counts.vmIdsOf(agentId).filter((id) => !listed.has(id)).sort();
+  // Primitives of the agent's status for the rows: the status object itself changes four times a second.
+  const offer = { label: status?.label, hypervisor: status?.hypervisor, actionsKey: status?.actions?.join(',') };
+  // A clone's row checks its origin (release); the index is made only when the agent has a clone.
+  let byId: Map<string, Vm> | null = null;
+  const originOf = (vm: Vm) => (vm.cloneOf === undefined ? undefined : (byId ??= new Map(vms.map((v) => [v.id, v]))).get(vm.cloneOf));
 
   return (
     <li className="agent" data-testid="fleet-agent" data-agent={agentId}>
@@ -136,8 +157,13 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered }:
                 key={vm.id}
                 agentId={agentId}
                 vmId={vm.id}
-                name={vm.name}
-                state={vm.state}
+                vm={vm}
+                origin={originOf(vm)}
+                agentLabel={offer.label}
+                hypervisor={offer.hypervisor}
+                actionsKey={offer.actionsKey}
+                history={actionsByVm.get(vmKey(agentId, vm.id))}
+                plan={plans.get(vmKey(agentId, vm.id))}
                 malicious={t?.malicious ?? 0}
                 suspicious={t?.suspicious ?? 0}
                 benign={t?.benign ?? 0}
@@ -152,8 +178,13 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered }:
                 key={`unlisted:${vmId}`}
                 agentId={agentId}
                 vmId={vmId}
-                name={vmId}
-                state={null}
+                vm={undefined}
+                origin={undefined}
+                agentLabel={offer.label}
+                hypervisor={offer.hypervisor}
+                actionsKey={offer.actionsKey}
+                history={actionsByVm.get(vmKey(agentId, vmId))}
+                plan={plans.get(vmKey(agentId, vmId))}
                 malicious={t?.malicious ?? 0}
                 suspicious={t?.suspicious ?? 0}
                 benign={t?.benign ?? 0}
@@ -190,18 +221,34 @@ function Count({ n, tone, glyph, word }: { n: number; tone: string; glyph: strin
 interface VmRowProps {
   agentId: string;
   vmId: string;
-  name: string;
-  state: VmState | null;
+  /** Undefined for a VM seen only in events (not in the inventory). */
+  vm: Vm | undefined;
+  /** For a clone: its origin, when listed. */
+  origin: Vm | undefined;
+  agentLabel: string | undefined;
+  hypervisor: string | undefined;
+  /** The agent's driver's actions, joined by commas; undefined when the agent has not said. */
+  actionsKey: string | undefined;
+  history: readonly ActionRecord[] | undefined;
+  plan: ActionPlan | undefined;
   malicious: number;
   suspicious: number;
   benign: number;
   pressed: boolean;
 }
 
-const VmRow = memo(function VmRow({ agentId, vmId, name, state, malicious, suspicious, benign, pressed }: VmRowProps) {
+const NO_RECORDS: readonly ActionRecord[] = [];
+
+const VmRow = memo(function VmRow(props: VmRowProps) {
+  const { agentId, vmId, vm, origin, agentLabel, hypervisor, actionsKey, history = NO_RECORDS, plan, malicious, suspicious, benign, pressed } = props;
   const actions = useActions();
+  const desk = useActionDesk();
+  const onAct = useCallback((kind: ActionKind) => desk.request(kind, { agentId, vmId }), [desk, agentId, vmId]);
+  const name = vm?.name ?? vmId;
+  const target: ActTarget = { agentId, vmId, vm, agent: agentLabel === undefined ? undefined : agentOffer(agentLabel, hypervisor, actionsKey), history, plan };
+  if (origin !== undefined) target.origin = origin;
   return (
-    <li>
+    <li className="vm-item" data-testid="fleet-vm-item" data-agent={agentId} data-vm={vmId} data-state={vm?.state ?? 'unknown'}>
       <button
         type="button"
         className={pressed ? 'vm pressed' : 'vm'}
@@ -209,17 +256,35 @@ const VmRow = memo(function VmRow({ agentId, vmId, name, state, malicious, suspi
         data-testid="fleet-vm"
         data-agent={agentId}
         data-vm={vmId}
-        title="Show only this VM's events"
-        onClick={() => actions.toggleVmFilter(agentId, vmId)}
+        title="Show only this VM's events, and the VM in the detail pane"
+        onClick={() => {
+          actions.toggleVmFilter(agentId, vmId);
+          actions.pickVm(agentId, vmId);
+        }}
       >
         <span className="vm-name"><Visible text={name} max={80} /></span>
-        {state !== null ? <Badge look={VM_STATE_LOOK[state]} /> : <span className="badge vm-unknown">not in inventory</span>}
+        {vm !== undefined
+          ? <span data-testid="vm-state" data-state={vm.state}><Badge look={VM_STATE_LOOK[vm.state]} /></span>
+          : <span className="badge vm-unknown">not in inventory</span>}
         <span className="vm-counts">
           <Count n={malicious} tone="ver-malicious" glyph="✖" word="malicious" />
           <Count n={suspicious} tone="ver-suspicious" glyph="?" word="suspicious" />
           <Count n={benign} tone="ver-benign" glyph="✓" word="benign" />
         </span>
       </button>
+      <Activity busy={vm?.busy} underway={lastUnderway(history)} ended={lastEnded(history)} plan={plan} max={120} />
+      <ActionBar vmName={name} reasons={reasonsFor(target)} compact onAct={onAct} />
     </li>
   );
-});
+}, (a, b) => a.agentId === b.agentId && a.vmId === b.vmId && sameVm(a.vm, b.vm) && sameVm(a.origin, b.origin)
+  && a.agentLabel === b.agentLabel && a.hypervisor === b.hypervisor && a.actionsKey === b.actionsKey && a.history === b.history
+  && a.plan === b.plan && a.malicious === b.malicious && a.suspicious === b.suspicious && a.benign === b.benign && a.pressed === b.pressed);
+
+/** Whether two copies of a VM draw the same row: an inventory that crossed from the worker is a fresh copy of every
+ *  VM, changed or not. */
+function sameVm(a: Vm | undefined, b: Vm | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.id === b.id && a.name === b.name && a.state === b.state && a.busy === b.busy && a.cloneOf === b.cloneOf
+    && a.isolation?.mode === b.isolation?.mode && a.isolation?.since === b.isolation?.since && a.isolation?.expiresAt === b.isolation?.expiresAt;
+}

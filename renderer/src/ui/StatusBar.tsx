@@ -1,10 +1,10 @@
 // The connection status bar: the renderer's own link to the cockpit core, the agents' links summarised
 // (connected n/m, gaps), the event rate, how many arrived while paused, and the window.
-import { useEffect, useState } from 'react';
 import type { LinkState } from '../platform/link.ts';
 import { formatCount, formatDuration, formatRate } from '../text/format.ts';
 import { cellText } from '../text/visible.ts';
 import { useCockpit } from './cockpit-context.tsx';
+import { useNow } from './use-now.ts';
 
 export function StatusBar() {
   const link = useCockpit((s) => s.link);
@@ -88,16 +88,4 @@ function LinkSummary({ link, resyncing, snapshotError }: { link: LinkState; resy
       <span aria-hidden="true">{link.phase === 'connected' ? '●' : link.phase === 'connecting' ? '◌' : '○'}</span> {text}
     </span>
   );
-}
-
-/** The current time, refreshed every `everyMs` while that is not null (for a countdown). */
-function useNow(everyMs: number | null): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (everyMs === null) return;
-    setNow(Date.now());
-    const t = setInterval(() => setNow(Date.now()), everyMs);
-    return () => clearInterval(t);
-  }, [everyMs]);
-  return now;
 }

@@ -20,6 +20,16 @@ export function useCockpit<T>(selector: (state: CockpitState) => T): T {
   return useStore(useCockpitInstance().store, selector);
 }
 
+/** The store itself, for a handler that reads the state at the moment it runs (a key, a click). */
+export function useCockpitStore(): Cockpit['store'] {
+  return useCockpitInstance().store;
+}
+
 export function useActions(): CockpitActions {
   return useStore(useCockpitInstance().store, (s) => s.actions);
+}
+
+/** The cockpit's calls (journal.query, act…), answered by main and checked against the schema on the way in. */
+export function useCockpitCall(): Cockpit['call'] {
+  return useCockpitInstance().call;
 }

@@ -1,5 +1,32 @@
 // The feed's keyboard: which key does what, as a pure function of the key and where the focus is, so it is
 // tested without a browser. Browser and OS shortcuts (with Ctrl, Alt or Meta) are never taken.
+//
+// Actions on the VM in the detail pane take Shift and a letter (Shift+F freezes): a capital on purpose, so that a
+// stray key in the feed (j, k, Space) never acts on a VM, and Caps Lock alone does not either. Terminate, seize and
+// isolate open their dialog; the others act at once, as their buttons do.
+import type { ActionKind } from '../../../protocol/index.ts';
+
+/** The letter that, with Shift, asks each action of the VM shown in the detail pane. */
+export const ACTION_KEYS: Readonly<Record<ActionKind, string>> = {
+  freeze: 'F',
+  resume: 'R',
+  isolate: 'I',
+  release: 'L',
+  clone: 'C',
+  seize: 'S',
+  terminate: 'T',
+};
+
+/** "Shift+F", as the buttons' titles show it. */
+export function actionShortcut(kind: ActionKind): string {
+  return `Shift+${ACTION_KEYS[kind]}`;
+}
+
+const ACTION_BY_KEY: ReadonlyMap<string, ActionKind> = new Map(
+  (Object.entries(ACTION_KEYS) as [ActionKind, string][]).map(([kind, key]) => [key, kind]),
+);
+
+export type ActCommand = `act-${ActionKind}`;
 
 export type FeedCommand =
   | 'up'
@@ -14,22 +41,29 @@ export type FeedCommand =
   | 'clear-selection'
   | 'clear-search'
   | 'leave-search'
-  | 'back-to-list';
+  | 'back-to-list'
+  | ActCommand;
 
 /** Where the key was pressed: the search box, a form field (select, other input), a button, the detail pane,
- *  or anywhere else (the feed itself, the page). */
-export type KeyTarget = 'search' | 'control' | 'button' | 'detail' | 'other';
+ *  an open dialog (which keeps every key to itself), or anywhere else (the feed itself, the page). */
+export type KeyTarget = 'search' | 'control' | 'button' | 'detail' | 'dialog' | 'other';
 
 export interface KeyPress {
   key: string;
   ctrlKey?: boolean;
   altKey?: boolean;
   metaKey?: boolean;
+  shiftKey?: boolean;
 }
 
 export function commandForKey(press: KeyPress, target: KeyTarget): FeedCommand | null {
   if (press.ctrlKey || press.altKey || press.metaKey) return null;
   const { key } = press;
+  if (target === 'dialog') return null;
+  if (press.shiftKey === true && (target === 'other' || target === 'button' || target === 'detail')) {
+    const kind = ACTION_BY_KEY.get(key);
+    if (kind !== undefined) return `act-${kind}`;
+  }
   switch (target) {
     case 'search':
       if (key === 'Escape') return 'clear-search';
