@@ -218,6 +218,12 @@ describe('the renderer in Chromium against a scripted shell', { skip: present ? 
     await page.keyboard.press('Escape');
     await page.waitForSelector('[data-testid="action-dialog"]', { state: 'detached' });
 
+    // An isolation without an expiry can be given one, from the same button.
+    shell.push({ type: 'vms', agentId: 'hv-01', full: false, removed: [], vms: [vm('vm-db-1', { state: 'isolated', isolation: { mode: 'cut', since } })] });
+    const open = page.locator('[data-testid="contained-vm"][data-vm="vm-db-1"] [data-testid="act-renew"]');
+    await open.waitFor({ timeout: 5000 });
+    assert.equal((await open.textContent())?.trim(), '↻ Set expiry…');
+
     await due.locator('.contained-name').click();
     const pane = page.locator('[data-testid="vm-detail"][data-vm="vm-web-1"]');
     await pane.waitFor({ timeout: 5000 });

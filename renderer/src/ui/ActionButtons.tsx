@@ -70,10 +70,11 @@ export function ActionBar({ vmName, reasons, compact = false, onAct }: ActionBar
 }
 
 /** Renews an isolation that has an expiry (one isolate in the same mode: renewalStep); loud once it is past. */
-export function RenewButton({ vmName, why, expiresAt, onRenew }: { vmName: string; why: string | undefined; expiresAt: string; onRenew: () => void }) {
+/** Renews an isolation with a new expiry, or gives one that has none an expiry (the agent renews it in place). */
+export function RenewButton({ vmName, why, expiresAt, onRenew }: { vmName: string; why: string | undefined; expiresAt: string | undefined; onRenew: () => void }) {
   const whyId = useId();
   const now = useNow(1000);
-  const expired = Date.parse(expiresAt) <= now;
+  const expired = expiresAt !== undefined && Date.parse(expiresAt) <= now;
   const off = why !== undefined;
   return (
     <>
@@ -83,10 +84,10 @@ export function RenewButton({ vmName, why, expiresAt, onRenew }: { vmName: strin
         data-testid="act-renew"
         aria-disabled={off ? true : undefined}
         aria-describedby={off ? whyId : undefined}
-        title={visible(off ? `Renew: not now. ${why}` : `Renew the isolation of ${vmName} with a new expiry`)}
+        title={visible(off ? `Renew: not now. ${why}` : expiresAt === undefined ? `Give the isolation of ${vmName} an expiry, after which the cockpit asks to renew it` : `Renew the isolation of ${vmName} with a new expiry`)}
         onClick={off ? undefined : onRenew}
       >
-        <span className="glyph" aria-hidden="true">↻</span> <span className="word">Renew…</span>
+        <span className="glyph" aria-hidden="true">↻</span> <span className="word">{expiresAt === undefined ? 'Set expiry…' : 'Renew…'}</span>
       </button>
       {off ? <span id={whyId} className="sr-only"><Visible text={why} /></span> : null}
     </>

@@ -103,7 +103,7 @@ function ContainedRow({ agentId, vm, origin, agent, history, plan, due }: RowPro
       <div className="act-bar" role="group" aria-label={`Let ${visible(vm.name)} go`}>
         {vm.isolation !== undefined ? <ActionButton kind="release" reason={whyNot('release', target)} vmName={vm.name} onAct={onAct} /> : null}
         {RESUMABLE.has(vm.state) ? <ActionButton kind="resume" reason={whyNot('resume', target)} vmName={vm.name} onAct={onAct} /> : null}
-        {vm.isolation?.expiresAt !== undefined
+        {vm.isolation !== undefined
           ? <RenewButton vmName={vm.name} why={whyNotRenew(target)} expiresAt={vm.isolation.expiresAt} onRenew={() => desk.renew({ agentId, vmId: vm.id })} />
           : null}
       </div>

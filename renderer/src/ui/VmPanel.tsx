@@ -99,7 +99,7 @@ function VmPane({ agentId, vmId }: { agentId: string; vmId: string }) {
         <button type="button" className="quiet" data-testid="plan-dismiss" onClick={() => actions.dismissPlan(agentId, vmId)}>Dismiss</button>
       ) : null}
       <ActionBar vmName={name} reasons={reasons} onAct={onAct} />
-      {vm?.isolation?.expiresAt !== undefined ? (
+      {vm?.isolation !== undefined ? (
         <RenewButton vmName={name} why={whyNotRenew(target)} expiresAt={vm.isolation.expiresAt} onRenew={() => desk.renew({ agentId, vmId })} />
       ) : null}
       {proof !== undefined ? <ProofView proof={proof} /> : null}
