@@ -6,6 +6,7 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
+  ActionAcceptedMessage,
   ActionError,
   ActionMessage,
   ActionProgressMessage,
@@ -145,7 +146,7 @@ export class ActionRunner {
       void (known.recorded ?? Promise.resolve()).then(
         () => {
           const running = this.running.get(first.vmId);
-          reply({ type: 'action.accepted', requestId: first.requestId, vmId: first.vmId, kind: first.kind, at: known.acceptedAt ?? now(), replayed: true });
+          reply({ ...acceptedMessage(first, known.acceptedAt ?? now()), replayed: true });
           if (running?.request.requestId === first.requestId && running.lastProgress) reply(running.lastProgress);
         },
         (err: unknown) => reply(notRecorded(err, ref)),
@@ -204,7 +205,7 @@ export class ActionRunner {
         ? `, renewing its ${vm.isolation!.mode} isolation ${request.params.expiresAt !== undefined ? `until ${printable(request.params.expiresAt)}` : 'with no expiry'}`
         : '';
       note(`${label}: accepted on ${printable(vm.name)} (${vm.state})${renewal}; reason: "${printable(request.reason)}"`);
-      broadcast({ type: 'action.accepted', requestId: request.requestId, vmId: request.vmId, kind: request.kind, at: startedAt });
+      broadcast(acceptedMessage(request, startedAt));
       const current = driver.getVm(request.vmId) ?? vm;
       broadcast({ type: 'vm', vm: this.decorate(current) });
 
@@ -315,4 +316,12 @@ function now(): string {
 /** Text from a peer, made safe for a terminal: control characters shown as escapes, length bounded. */
 export function printable(text: string): string {
   return JSON.stringify(text.slice(0, 300)).slice(1, -1).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** action.accepted, with who asked and why: every cockpit is told, and another responder must see who acts. */
+function acceptedMessage(request: ActionRequest, at: string): ActionAcceptedMessage {
+  return {
+    type: 'action.accepted', requestId: request.requestId, vmId: request.vmId, kind: request.kind, at,
+    actor: request.actor, reason: clip(request.reason, 2048), params: request.params,
+  };
 }

@@ -54,8 +54,10 @@ export interface FleetHubEvents {
 export class FleetHub extends EventEmitter<FleetHubEvents> {
   private readonly links = new Map<string, AgentLink>();
   private readonly inventories = new Map<string, Map<string, Vm>>();
-  /** Every action asked in this run, by request id, in the order asked. */
+  /** Every action asked in this run, by request id, in the order asked, and those other cockpits asked (seen). */
   private readonly actions = new Map<string, ActionRecord>();
+  /** Request ids another cockpit asked: followed and recorded here, never re-sent from here. */
+  private readonly foreign = new Set<string>();
   private readonly window: RecentWindow<FeedEvent>;
   private pending: FeedEvent[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
@@ -106,7 +108,7 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     // answers with what it has (accepted, or the first result) and never runs it twice.
     link.on('ready', () => {
       for (const rec of this.actions.values()) {
-        if (rec.agentId === agentId && (rec.phase === 'sending' || rec.phase === 'accepted')) link.sendAction(this.toWire(rec));
+        if (rec.agentId === agentId && !this.foreign.has(rec.requestId) && (rec.phase === 'sending' || rec.phase === 'accepted')) link.sendAction(this.toWire(rec));
       }
     });
     this.links.set(agentId, link);
@@ -182,8 +184,18 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
   }
 
   private onActionUpdate(agentId: string, u: ActionUpdate): void {
-    const rec = this.actions.get(u.requestId);
-    // An update for an action another cockpit asked (the agent tells every cockpit): not ours to track here yet.
+    let rec = this.actions.get(u.requestId);
+    if (!rec && u.type === 'action.accepted' && u.actor && !u.replayed) {
+      // Another cockpit's action (the agent tells every cockpit who asked and why): this responder sees it in the
+      // VM's history, and this cockpit's journal records it, from its acceptance on.
+      const vm = this.inventories.get(agentId)?.get(u.vmId);
+      rec = {
+        requestId: u.requestId, agentId, vmId: u.vmId, kind: u.kind, params: u.params ?? {}, actor: u.actor, reason: u.reason ?? '',
+        requestedAt: u.at, phase: 'sending', ...(vm ? { vmName: vm.name } : {}),
+      };
+      this.actions.set(rec.requestId, rec);
+      this.foreign.add(rec.requestId);
+    }
     if (!rec || rec.agentId !== agentId) return;
     const finished = rec.phase === 'done' || rec.phase === 'failed' || rec.phase === 'rejected';
     switch (u.type) {
@@ -239,6 +251,7 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       if (finished <= FINISHED_ACTIONS_KEPT) break;
       if (r.phase !== 'sending' && r.phase !== 'accepted') {
         this.actions.delete(id);
+        this.foreign.delete(id);
         finished--;
       }
     }

@@ -500,6 +500,12 @@ export interface ActionAcceptedMessage {
   kind: ActionKind;
   at: Timestamp;
   replayed?: boolean;
+  actor?: Actor;
+  /**
+   * Why, as the asker wrote it.
+   */
+  reason?: string;
+  params?: ActionParams;
 }
 /**
  * Agent → cockpit: the action will not run, and why, in a sentence a responder can act on.

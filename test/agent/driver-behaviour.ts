@@ -382,7 +382,8 @@ export function describeDriverBehaviour(name: string, makeDriver: (setup: Driver
       await watcher.waitFor((m) => m.type === 'action.result' && m.requestId === a.requestId, o.actionTimeoutMs, 'the result at the other cockpit', from);
       const seen = watcher.received.slice(from);
       assert.ok(seen.some((m) => m.type === 'vm' && m.vm.id === vm!.id && m.vm.state === 'seizing' && m.vm.busy === 'seize'), 'seizing and busy on the wire');
-      assert.ok(seen.some((m) => m.type === 'action.accepted' && m.requestId === a.requestId), 'the other cockpit saw the acceptance');
+      assert.ok(seen.some((m) => m.type === 'action.accepted' && m.requestId === a.requestId && m.reason === 'escape attempt; keep the memory' && m.actor !== undefined && m.params?.caseId === 'CASE-2026-0042'),
+        'the other cockpit saw the acceptance, with who asked, why and for which case');
       assert.ok(seen.some((m) => m.type === 'action.progress' && m.requestId === a.requestId), 'the other cockpit saw the steps');
       assert.ok(seen.some((m) => m.type === 'action.result' && m.requestId === a.requestId && m.ok), 'the other cockpit saw the result');
       await refused(lab, c, vm!.id, 'seize', 'wrong_state');

@@ -13,13 +13,14 @@ import { freePort, waitFor } from '../helpers/processes.ts';
 const now = () => new Date().toISOString();
 
 /** A scripted agent on a fixed port, so the hub can reconnect to a new one after a cut. */
-async function scriptedAgent(port: number, onAction: (ws: WebSocket, a: ActionMessage) => void): Promise<{ actions: ActionMessage[]; close(): Promise<void> }> {
+async function scriptedAgent(port: number, onAction: (ws: WebSocket, a: ActionMessage) => void, onConnect?: (ws: WebSocket) => void): Promise<{ actions: ActionMessage[]; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port, handleProtocols: (p) => (p.has('cordon.v1') ? 'cordon.v1' : false) });
   await new Promise((r) => wss.once('listening', r));
   const actions: ActionMessage[] = [];
   wss.on('connection', (ws) => {
     ws.send(JSON.stringify(hello('hv', 0)));
     ws.send(JSON.stringify({ type: 'inventory', vms: [{ id: 'vm-1', name: 'web-01', state: 'running' }] }));
+    onConnect?.(ws);
     ws.on('message', (d) => {
       const m = decodeClientMessage(d.toString());
       assert.ok(m.ok, 'the hub sends only valid cordon.v1');
@@ -143,6 +144,44 @@ describe('an action is recorded durably before it is sent', () => {
       const failed = hub.actionRecords().find((r) => r.kind === 'terminate')!;
       assert.equal(failed.phase, 'failed');
       assert.equal(failed.error?.code, 'not_journaled');
+    } finally {
+      hub.close();
+      await agent.close();
+    }
+  });
+});
+
+describe('another cockpit\'s actions', () => {
+  it('are followed from their acceptance, with who asked and why, recorded, and never re-sent from here', async () => {
+    const steps: string[] = [];
+    const hub = new FleetHub({
+      link: { backfill: 0, backoff: { baseMs: 50, maxMs: 200 } },
+      recorder: { events: () => {}, actionAsked: async () => {}, actionStep: (step, rec) => void steps.push(`${step} ${rec.actor.name}`) },
+    });
+    const pushes: ActionRecord[] = [];
+    hub.on('push', (p) => { if (p.type === 'action') pushes.push(p.action); });
+    const port = await freePort();
+    let agent = await scriptedAgent(port, () => {});
+    try {
+      hub.addAgent({ agentId: 'hv', label: 'HV', url: `ws://127.0.0.1:${port}`, token: 't' });
+      await waitFor(() => hub.snapshot().inventories.some((i) => i.vms.length > 0), 'the inventory');
+      // What the agent broadcasts when a responder at another desk freezes vm-1; and an old agent's bare accepted.
+      const other = { requestId: 'desk-7-00000001', vmId: 'vm-1', kind: 'freeze' as const };
+      await agent.close();
+      agent = await scriptedAgent(port, () => {}, (ws) => {
+        ws.send(JSON.stringify({ type: 'action.accepted', ...other, at: now(), actor: { name: 'Fox Mulder', cockpit: 'desk-7' }, reason: 'beacon from vm-1', params: {} }));
+        ws.send(JSON.stringify({ type: 'action.accepted', requestId: 'old-agent-0001', vmId: 'vm-1', kind: 'resume', at: now() }));
+        ws.send(JSON.stringify({ type: 'action.result', ...other, ok: true, state: 'frozen', startedAt: now(), finishedAt: now() }));
+      });
+      await waitFor(() => pushes.some((p) => p.requestId === other.requestId && p.phase === 'done'), 'the other cockpit\'s freeze, done');
+      const rec = hub.actionRecords().find((r) => r.requestId === other.requestId)!;
+      assert.deepEqual(rec.actor, { name: 'Fox Mulder', cockpit: 'desk-7' });
+      assert.equal(rec.reason, 'beacon from vm-1');
+      assert.equal(rec.vmName, 'web-01');
+      assert.equal(rec.state, 'frozen');
+      assert.equal(hub.actionRecords().some((r) => r.requestId === 'old-agent-0001'), false, 'an accepted that says nobody is not invented into a record');
+      assert.deepEqual(steps, ['accepted Fox Mulder', 'result Fox Mulder']);
+      assert.equal(agent.actions.length, 0, 'another cockpit\'s action is never sent from here');
     } finally {
       hub.close();
       await agent.close();
