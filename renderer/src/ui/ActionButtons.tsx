@@ -2,7 +2,7 @@
 // state or its agent's driver does not allow stays in its place, marked unavailable, and says why: in its tooltip,
 // and to a screen reader through aria-describedby. It stays focusable (aria-disabled, not disabled), so a keyboard
 // user can reach it and hear the reason too.
-import { useId } from 'react';
+import { memo, useId } from 'react';
 import type { ActionKind, ActionRecord } from '../../../protocol/index.ts';
 import { isPlanUnderway, planProgress, type ActionPlan } from '../store/action-plans.ts';
 import { utcClock } from '../text/format.ts';
@@ -60,14 +60,18 @@ export interface ActionBarProps {
   onAct: (kind: ActionKind) => void;
 }
 
-/** Every action, in ACTION_ORDER. */
-export function ActionBar({ vmName, reasons, compact = false, onAct }: ActionBarProps) {
+/**
+ * Every action, in ACTION_ORDER. Drawn again only when a button would change: a VM row is redrawn four times a
+ * second while its threat counts move, and 200 rows of seven buttons each would cost the main thread ~40% at
+ * 50,000 events/s (bench:events --profile). The reasons are compared by value (the row computes them afresh).
+ */
+export const ActionBar = memo(function ActionBar({ vmName, reasons, compact = false, onAct }: ActionBarProps) {
   return (
     <div className={compact ? 'act-bar compact' : 'act-bar'} role="group" aria-label={`Act on ${visible(vmName)}`} data-testid="act-bar">
       {ACTION_ORDER.map((kind) => <ActionButton key={kind} kind={kind} reason={reasons[kind]} vmName={vmName} compact={compact} onAct={onAct} />)}
     </div>
   );
-}
+}, (a, b) => a.vmName === b.vmName && a.compact === b.compact && a.onAct === b.onAct && ACTION_ORDER.every((k) => a.reasons[k] === b.reasons[k]));
 
 /** Renews an isolation that has an expiry (one isolate in the same mode: renewalStep); loud once it is past. */
 /** Renews an isolation with a new expiry, or gives one that has none an expiry (the agent renews it in place). */
