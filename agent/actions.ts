@@ -103,6 +103,18 @@ export class ActionRunner {
     this.start(request, vm!, at, label, reply, message.id);
   }
 
+  /**
+   * An action the agent's own policy takes, with no cockpit to answer: the same checks, journal, broadcasts and notes
+   * as a cockpit's. Resolves with its journal entry once it has a result or a refusal; a request id the journal knows
+   * is answered from it, never run again (undefined: it could not be recorded, so it did not run).
+   */
+  async automatic(request: ActionRequest): Promise<JournalEntry | undefined> {
+    this.handle({ type: 'action', ...request }, () => {}, 'policy');
+    const running = this.running.get(request.vmId);
+    if (running?.request.requestId === request.requestId) await running.settled;
+    return this.options.journal.get(request.requestId);
+  }
+
   /** Aborts what runs, waits a little for the drivers to stop, and records each as failed by the shutdown. */
   async close(): Promise<void> {
     this.closing = true;

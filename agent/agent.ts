@@ -14,6 +14,8 @@ import type { Driver, DriverConfig } from './drivers/driver.ts';
 import { AgentError } from './errors.ts';
 import { EventLog } from './event-log.ts';
 import { AgentLogs, type LogsOptions } from './logs/agent-logs.ts';
+import { PolicyEnforcer } from './policy/enforcer.ts';
+import { loadTrustedKeys } from './policy/signing.ts';
 import { AgentServer, isLoopback } from './server.ts';
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -41,6 +43,14 @@ export interface AgentOptions {
   note?: (line: string) => void;
   /** Log collection and detectors (agent/logs/agent-logs.ts); `false` keeps no logs at all. */
   logs?: LogsOptions | false;
+  /** Ed25519 public keys (PEM files) whose signed policies the agent accepts (--policy-key). */
+  policyKeys?: string[];
+  /** A signed policy file to enforce from the start (--policy); a refused one stops the agent. */
+  policyFile?: string;
+  /** The host groups this agent belongs to, for the policy's delta and exception scopes (--host-group). */
+  hostGroups?: string[];
+  /** The policy's clock (ms since the epoch); tests move it. */
+  policyClock?: () => number;
 }
 
 export interface RunningAgent {
@@ -105,19 +115,38 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(options.actionDeadlineMs !== undefined ? { deadlineMs: options.actionDeadlineMs } : {}),
   });
 
-  const hello = (): HelloMessage => ({
+  let onThreats: (events: ThreatEvent[]) => void = () => {};
+  let enforcer: PolicyEnforcer;
+  try {
+    enforcer = new PolicyEnforcer({
+      agentId, dataDir, hostGroups: options.hostGroups ?? [], trusted: loadTrustedKeys(options.policyKeys ?? []),
+      driver, runner, note, record: (events) => onThreats(events),
+      ...(options.policyClock ? { now: options.policyClock } : {}),
+    });
+    enforcer.load(options.policyFile);
+  } catch (err) {
+    await journal.close();
+    log.close();
+    throw err;
+  }
+
+  const hello = (): HelloMessage => {
+    const policy = enforcer.inForce();
+    return {
     type: 'hello',
     protocol: PROTOCOL,
     agent: { id: agentId, host: hostName, version },
     hypervisor: { kind: driver.kind, version: driver.version },
-    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(logs ? ['logs'] : [])],
+    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : [])],
     actions: [...driver.actions],
     latestSeq: log.latestSeq,
     oldestSeq: log.oldestSeq,
+    ...(policy ? { policy } : {}),
     time: new Date().toISOString(),
-  });
+    };
+  };
 
-  const onThreats = (events: ThreatEvent[]) => {
+  onThreats = (events: ThreatEvent[]) => {
     try {
       log.append(events);
     } catch (err) {
@@ -126,6 +155,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return;
     }
     server?.eventsAppended();
+    // After the write: the triggering event is durable before the policy acts on it, whatever the response.
+    enforcer.onEvents(events);
   };
 
   try {
@@ -157,6 +188,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         log, retain, hello, note,
         inventory: () => driver.listVms().map(runner.decorate),
         act: (message, reply, peer) => runner.handle(message, reply, peer),
+        setPolicy: (message) => {
+          const answer = enforcer.set(message.policy);
+          if (answer.ok) return { type: 'policy.accepted', policy: answer.inForce, ...(message.id !== undefined ? { ref: message.id } : {}) };
+          return { type: 'error', code: answer.code, message: answer.message.slice(0, 2048), ...(message.id !== undefined ? { ref: message.id } : {}) };
+        },
         ...(logs ? { queryLogs: logs.answer.bind(logs) } : {}),
       },
     });
@@ -181,6 +217,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       closing ??= (async () => {
         // Running actions end first (aborted, their results recorded and sent), then the driver, then the sockets.
         await runner.close();
+        await enforcer.close();
         await driver.stop();
         await running.close();
         await logs?.close();

@@ -38,6 +38,11 @@ Detectors (their alerts become threat events, numbered and served like any other
   --suricata-eve FILE        follow Suricata's EVE JSON (repeatable)
   --falco FILE               follow Falco's JSON output (repeatable)
 
+Auto-response policy (enforced on the agent, with or without a cockpit; see protocol/README.md, "Policy"):
+  --policy-key FILE          an Ed25519 public key (PEM) whose signed policies are accepted (repeatable)
+  --policy FILE              a signed policy to enforce from the start (else the last good one in the data dir)
+  --host-group NAME          a host group this agent belongs to, for policy scopes (repeatable)
+
   --help              this text
 
 When it listens, it prints one JSON line on stdout:
@@ -83,6 +88,9 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
         'no-logs': { type: 'boolean' },
         'suricata-eve': { type: 'string', multiple: true },
         falco: { type: 'string', multiple: true },
+        'policy-key': { type: 'string', multiple: true },
+        policy: { type: 'string' },
+        'host-group': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -105,6 +113,16 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
   if (values.seed !== undefined) options.seed = integer('--seed', values.seed, 0, 2 ** 32 - 1);
   if (values.retain !== undefined) options.retain = integer('--retain', values.retain, 1, Number.MAX_SAFE_INTEGER);
   options.logs = logOptions(values);
+  if (values['policy-key']?.length) options.policyKeys = values['policy-key'].map((f) => resolve(f));
+  if (values.policy !== undefined) {
+    if (!options.policyKeys) throw new AgentError('bad_flag', '--policy needs --policy-key FILE: the agent enforces only a policy signed by a key it trusts.');
+    options.policyFile = resolve(values.policy);
+  }
+  if (values['host-group']?.length) {
+    const bad = values['host-group'].find((g) => !/^[^\s]{1,64}$/.test(g));
+    if (bad !== undefined) throw new AgentError('bad_flag', `--host-group ${bad.slice(0, 80)} is not a group name: 1 to 64 characters, no spaces.`);
+    options.hostGroups = values['host-group'];
+  }
   if (options.driver === 'qemu') {
     // The config file is the qemu driver's own setting: checked here, so a bad one is refused before anything runs.
     options.driver = createQemuDriver({ agentId: options.agentId!, ...(values.config !== undefined ? { configFile: values.config } : {}) });

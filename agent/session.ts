@@ -15,6 +15,7 @@ import {
   type HelloMessage,
   type LogsQueryMessage,
   type LogsResultMessage,
+  type PolicySetMessage,
   type SubscribeMessage,
   type Vm,
 } from '../protocol/index.ts';
@@ -39,6 +40,8 @@ export interface SessionContext {
   act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void;
   /** A `logs.query`: its page or an error (ref = its id). Absent when the agent keeps no logs. */
   queryLogs?(message: LogsQueryMessage): LogsResultMessage | ErrorMessage;
+  /** A `policy.set`: policy.accepted, or an error (ref = its id) when the policy is refused. */
+  setPolicy(message: PolicySetMessage): AgentMessage;
   note(line: string): void;
 }
 
@@ -151,6 +154,9 @@ export class Session {
         return;
       case 'logs.query':
         this.queryLogs(message);
+        return;
+      case 'policy.set':
+        this.send(this.ctx.setPolicy(message));
         return;
       case 'error':
         // The cockpit objects to something we sent: worth a line for the operator, never an answer (no error loops).

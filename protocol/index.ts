@@ -15,6 +15,7 @@ import {
   validateJournalQuery,
   validateLogRecord,
   validateShellMessage,
+  validateSignedPolicy,
   validateThreatEvent,
 } from './generated/validators.js';
 import type {
@@ -32,6 +33,7 @@ import type {
   JournalQueryParams,
   LogRecord,
   ShellMessage,
+  SignedPolicy,
   ThreatEvent,
 } from './generated/types.ts';
 
@@ -53,6 +55,8 @@ export const decodeShellMessage = decoder<ShellMessage>(validateShellMessage, 'b
 export const checkThreatEvent = checker<ThreatEvent>(validateThreatEvent, 'threat event');
 /** A log record (e.g. one the agent's store is about to serve, or one that crossed IPC). */
 export const checkLogRecord = checker<LogRecord>(validateLogRecord, 'log record');
+/** A signed auto-response policy (a --policy file, a persisted one); its signature is the agent's to verify. */
+export const checkSignedPolicy = checker<SignedPolicy>(validateSignedPolicy, 'signed policy');
 export const checkCockpitPush = checker<CockpitPush>(validateCockpitPush, 'cockpit push');
 export const checkCockpitSnapshot = checker<CockpitSnapshot>(validateCockpitSnapshot, 'cockpit snapshot');
 export const checkActRequest = checker<ActRequest>(validateActRequest, 'request to act');

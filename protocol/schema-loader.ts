@@ -14,6 +14,7 @@ export const ROOT_VALIDATORS = {
   validateClientMessage: SCHEMA_BASE + 'client-message.schema.json',
   validateThreatEvent: SCHEMA_BASE + 'threat-event.schema.json',
   validateLogRecord: SCHEMA_BASE + 'log-record.schema.json',
+  validateSignedPolicy: SCHEMA_BASE + 'policy.schema.json',
   validateVm: SCHEMA_BASE + 'vm.schema.json',
   validateCockpitPush: SCHEMA_BASE + 'cockpit/push.schema.json',
   validateCockpitSnapshot: SCHEMA_BASE + 'cockpit/snapshot.schema.json',

@@ -38,7 +38,8 @@ export type AgentMessage =
   | ActionRejectedMessage
   | ActionProgressMessage
   | ActionResultMessage
-  | LogsResultMessage;
+  | LogsResultMessage
+  | PolicyAcceptedMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -67,6 +68,16 @@ export type ActionKind = 'terminate' | 'freeze' | 'resume' | 'clone' | 'isolate'
  * via the `definition` "SeqOrZero".
  */
 export type SeqOrZero = number;
+/**
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyId".
+ */
+export type PolicyId = string;
+/**
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "KeyFingerprint".
+ */
+export type KeyFingerprint = string;
 /**
  * Per-agent event sequence number: strictly increasing, never reused, persisted by the agent.
  *
@@ -125,7 +136,7 @@ export type LogCursor = string;
 /**
  * Any text frame a cockpit sends to an agent.
  */
-export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | LogsQueryMessage;
+export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | LogsQueryMessage | PolicySetMessage;
 /**
  * Only records from these sources (all when absent).
  *
@@ -133,6 +144,13 @@ export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | Lo
  * @maxItems 16
  */
 export type Sources = [LogSource, ...LogSource[]];
+/**
+ * terminate: stop the VM (the STIG default for malicious); alert: the event only; forensic-hold: freeze, isolate to the honeypot, seize — only under a documented exception.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyResponse".
+ */
+export type PolicyResponse = 'terminate' | 'alert' | 'forensic-hold';
 /**
  * This interface was referenced by `JournalQueryParams`'s JSON-Schema
  * via the `definition` "JournalKind".
@@ -292,6 +310,7 @@ export interface HelloMessage {
   actions: ActionKind[];
   latestSeq: SeqOrZero;
   oldestSeq: SeqOrZero;
+  policy?: PolicyInForce;
   time: Timestamp;
 }
 export interface AgentIdentity {
@@ -311,6 +330,17 @@ export interface HypervisorInfo {
    */
   kind: string;
   version: string;
+}
+/**
+ * Which signed policy an agent enforces.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyInForce".
+ */
+export interface PolicyInForce {
+  id: PolicyId;
+  version: number;
+  signer: KeyFingerprint;
 }
 /**
  * Agent → cockpit: the subscription holds; events after 'since' up to 'latestSeq' are replayed first, then live ones follow.
@@ -615,6 +645,14 @@ export interface LogRecord {
   truncated?: boolean;
 }
 /**
+ * Agent → cockpit: the policy of a policy.set is in force (and persisted).
+ */
+export interface PolicyAcceptedMessage {
+  type: 'policy.accepted';
+  ref?: MessageId;
+  policy: PolicyInForce;
+}
+/**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
  */
 export interface SubscribeMessage {
@@ -658,6 +696,151 @@ export interface LogsQueryMessage {
    */
   limit?: number;
   before?: LogCursor;
+}
+/**
+ * Cockpit → agent: enforce this signed policy. Answered policy.accepted, or error (ref = id) when unsigned, signed by an untrusted key, invalid or older than the one in force.
+ */
+export interface PolicySetMessage {
+  type: 'policy.set';
+  id?: MessageId;
+  policy: SignedPolicy;
+}
+/**
+ * An auto-response policy and its Ed25519 signature over the RFC 8785 canonical JSON of 'policy'. The agent enforces it with no cockpit connected (STIG SV-95141r1: terminate on malicious).
+ */
+export interface SignedPolicy {
+  policy: Policy;
+  signature: PolicySignature;
+}
+/**
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "Policy".
+ */
+export interface Policy {
+  id: PolicyId;
+  /**
+   * Higher replaces lower; an agent refuses a lower version of the policy it enforces.
+   */
+  version: number;
+  issuedAt: Timestamp;
+  description?: string;
+  /**
+   * The base: the first rule that matches an event decides; none matching a malicious event means terminate.
+   *
+   * @maxItems 256
+   */
+  rules: PolicyRule[];
+  /**
+   * @maxItems 256
+   */
+  deltas?: PolicyDelta[];
+  /**
+   * @maxItems 256
+   */
+  exceptions?: ForensicException[];
+}
+/**
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyRule".
+ */
+export interface PolicyRule {
+  id: PolicyId;
+  match: PolicyMatch;
+  response: PolicyResponse;
+  exception?: PolicyId;
+}
+/**
+ * Which threat events a rule matches: every field given must match; an absent field matches anything.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyMatch".
+ */
+export interface PolicyMatch {
+  /**
+   * @minItems 1
+   */
+  verdicts?: [Verdict, ...Verdict[]];
+  minSeverity?: Severity;
+  /**
+   * @minItems 1
+   */
+  categories?: [Category, ...Category[]];
+  /**
+   * Sensor ids or sensor kinds.
+   *
+   * @minItems 1
+   * @maxItems 64
+   */
+  sensors?: [string, ...string[]];
+  /**
+   * ATT&CK technique ids; T1059 also matches its sub-techniques.
+   *
+   * @minItems 1
+   * @maxItems 256
+   */
+  techniques?: [string, ...string[]];
+}
+/**
+ * Rules for part of the fleet. It may tighten the base, never loosen it, except through a forensic exception.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyDelta".
+ */
+export interface PolicyDelta {
+  id: PolicyId;
+  scope: PolicyScope;
+  /**
+   * @maxItems 256
+   */
+  rules: PolicyRule[];
+}
+/**
+ * Where a delta or an exception applies: any listed agent, host group or VM tag.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyScope".
+ */
+export interface PolicyScope {
+  /**
+   * @minItems 1
+   * @maxItems 1024
+   */
+  agents?: [AgentId, ...AgentId[]];
+  /**
+   * @minItems 1
+   * @maxItems 256
+   */
+  hostGroups?: [string, ...string[]];
+  /**
+   * @minItems 1
+   * @maxItems 256
+   */
+  vmTags?: [string, ...string[]];
+}
+/**
+ * A documented exception to terminate-on-malicious: a forensic hold for a test system or a mission need, approved, scoped, expiring. Once expired, terminate applies again on its own.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "ForensicException".
+ */
+export interface ForensicException {
+  id: PolicyId;
+  justification: ExceptionJustification;
+  approver: string;
+  scope: PolicyScope;
+  expiresAt: Timestamp;
+}
+export interface ExceptionJustification {
+  kind: 'test-system' | 'mission-need';
+  text: string;
+}
+export interface PolicySignature {
+  algorithm: 'ed25519';
+  keyId: KeyFingerprint;
+  /**
+   * The 64-byte signature, base64.
+   */
+  value: string;
 }
 /**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.

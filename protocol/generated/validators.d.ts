@@ -4,6 +4,7 @@ export declare const validateAgentMessage: ValidateFunction;
 export declare const validateClientMessage: ValidateFunction;
 export declare const validateThreatEvent: ValidateFunction;
 export declare const validateLogRecord: ValidateFunction;
+export declare const validateSignedPolicy: ValidateFunction;
 export declare const validateVm: ValidateFunction;
 export declare const validateCockpitPush: ValidateFunction;
 export declare const validateCockpitSnapshot: ValidateFunction;

@@ -147,8 +147,8 @@ export type TheCheckCatchesDrift = [
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
   Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
-    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result'>>,
-  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query'>>,
+    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted'>>,
+  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set'>>,
   Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
@@ -172,6 +172,7 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'action.progress':
     case 'action.result':
     case 'logs.result':
+    case 'policy.accepted':
       return undefined;
     default: {
       const never: never = m;

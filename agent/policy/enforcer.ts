@@ -1,0 +1,195 @@
+// The auto-response policy on the agent: holds the signed policy in force (the last good one, persisted in the data
+// dir), and acts on each threat event the moment it is numbered and written — so terminate-on-malicious (STIG
+// SV-95141r1) works with no cockpit connected. A response runs through the ordinary action machinery (journal,
+// idempotence, broadcasts to every cockpit) as actor { name: policy, role: automatic }, with request ids derived from
+// the event id so that the same event never acts twice, across restarts too; and its record is itself a threat event
+// (category and sensor `policy`), numbered and replayed, so a cockpit that connects later sees what was done and why.
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ActionKind, ActionParams, PolicyInForce, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
+import { evaluate, type PolicyDecision } from '../../protocol/policy.ts';
+import type { ActionRunner } from '../actions.ts';
+import type { JournalEntry } from '../action-journal.ts';
+import type { Driver } from '../drivers/driver.ts';
+import { AgentError, systemCode } from '../errors.ts';
+import { verifyPolicy, type TrustedKeys } from './signing.ts';
+
+export const POLICY_FILE = 'policy.json';
+const ACTOR = { name: 'policy', role: 'automatic' } as const;
+/** A VM in one of these states runs nothing more: an event about it (a late one, a replay) asks for no response. */
+const AT_REST = new Set<Vm['state']>(['terminated', 'seizing', 'seized']);
+
+export interface EnforcerOptions {
+  agentId: string;
+  dataDir: string;
+  hostGroups: readonly string[];
+  trusted: TrustedKeys;
+  driver: Driver;
+  runner: ActionRunner;
+  /** Appends threat events to the log (the record of each response). */
+  record(events: ThreatEvent[]): void;
+  note(line: string): void;
+  /** ms since the epoch; the tests move it to expire an exception. */
+  now?(): number;
+}
+
+export class PolicyEnforcer {
+  private signed: SignedPolicy | undefined;
+  private force: PolicyInForce | undefined;
+  /** VMs with an automatic response under way: one response per VM at a time, whatever the burst of events. */
+  private readonly acting = new Set<string>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: EnforcerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The last good policy from the data dir, then `file` (--policy) if given: a refused file stops the agent. */
+  load(file?: string): void {
+    const path = join(this.options.dataDir, POLICY_FILE);
+    let stored: unknown;
+    try {
+      stored = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      if (systemCode(err) !== 'ENOENT') this.options.note(`the stored policy ${path} cannot be read (${systemCode(err)}); no policy in force until one is given.`);
+    }
+    if (stored !== undefined) {
+      const v = verifyPolicy(stored, this.options.trusted, this.now());
+      if (v.ok) this.install(v.signed, v.inForce, false);
+      else this.options.note(`the stored policy is not enforced [${v.code}]: ${v.message}`);
+    }
+    if (file === undefined) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new AgentError('policy_refused', `Cannot read the policy file ${file} (${systemCode(err)}): give a signed policy (JSON).`, { cause: err });
+    }
+    const answer = this.set(value);
+    if (!answer.ok) throw new AgentError('policy_refused', `The policy file ${file} is refused [${answer.code}]: ${answer.message}`);
+  }
+
+  /** Which policy is enforced (for hello); undefined when none. */
+  inForce(): PolicyInForce | undefined {
+    return this.force;
+  }
+
+  /** A policy pushed by a cockpit (policy.set) or given at start: verified, then in force and persisted, or refused. */
+  set(value: unknown): { ok: true; inForce: PolicyInForce } | { ok: false; code: string; message: string } {
+    const v = verifyPolicy(value, this.options.trusted, this.now());
+    if (!v.ok) {
+      this.options.note(`policy refused [${v.code}]: ${v.message}${this.force ? ` Still enforcing ${this.force.id} v${this.force.version}.` : ''}`);
+      return v;
+    }
+    const current = this.force;
+    if (current && current.id === v.inForce.id && v.inForce.version < current.version) {
+      const message = `Policy ${current.id} v${current.version} is in force; v${v.inForce.version} is older and is refused (no rollback).`;
+      this.options.note(`policy refused [policy_stale]: ${message}`);
+      return { ok: false, code: 'policy_stale', message };
+    }
+    for (const w of v.warnings) this.options.note(`policy ${v.inForce.id} v${v.inForce.version}: ${w}`);
+    this.install(v.signed, v.inForce, true);
+    return { ok: true, inForce: v.inForce };
+  }
+
+  /** Called with every batch of threat events right after the log wrote them. */
+  onEvents(events: readonly ThreatEvent[]): void {
+    const signed = this.signed;
+    if (!signed) return;
+    for (const event of events) {
+      if (event.sensor.kind === 'policy' || this.acting.has(event.vmId)) continue;
+      const vm = this.options.driver.getVm(event.vmId);
+      if (!vm || AT_REST.has(vm.state)) continue; // the host itself, a VM gone, or one that runs nothing more
+      const decision = evaluate(signed.policy, event, { agentId: this.options.agentId, hostGroups: this.options.hostGroups, vmTags: vm.tags ?? [] }, this.now());
+      if (decision.response === 'none') continue;
+      if (decision.response === 'alert') {
+        this.options.note(`policy ${signed.policy.id} v${signed.policy.version} rule ${decision.ruleId}: alert only for event ${event.id} on ${vm.name}.`);
+        continue;
+      }
+      this.acting.add(vm.id);
+      const run = this.respond(signed, event, vm, decision)
+        .catch((err: unknown) => this.options.note(`policy response to event ${event.id} failed: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => {
+          this.acting.delete(vm.id);
+          this.pending.delete(run);
+        });
+      this.pending.add(run);
+    }
+  }
+
+  /** Waits for the responses under way (they end when the runner closes). */
+  async close(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  private install(signed: SignedPolicy, inForce: PolicyInForce, persist: boolean): void {
+    if (persist) writeDurably(join(this.options.dataDir, POLICY_FILE), `${JSON.stringify(signed)}\n`);
+    this.signed = signed;
+    this.force = inForce;
+    this.options.note(`policy ${inForce.id} v${inForce.version} in force (signed by ${inForce.signer.slice(0, 16)}…).`);
+  }
+
+  private async respond(signed: SignedPolicy, event: ThreatEvent, vm: Vm, decision: PolicyDecision): Promise<void> {
+    const { policy } = signed;
+    const technique = event.mitre ? `, ${event.mitre.techniqueId}` : '';
+    const why = `Policy ${policy.id} v${policy.version}, rule ${decision.ruleId}${decision.layer === 'base' ? '' : ` (delta ${decision.layer})`}: ${event.verdict} ${event.severity} ${event.category} event ${event.id} (sensor ${event.sensor.id}${technique})`;
+    const steps: [ActionKind, ActionParams][] = decision.response === 'forensic-hold'
+      ? [['freeze', {}], ['isolate', { mode: 'honeypot' }], ['seize', { caseId: `policy-${event.id}`.slice(0, 128) }]]
+      : [['terminate', {}]];
+    const reason = decision.response === 'forensic-hold'
+      ? `${why}; forensic hold under exception ${decision.exception!.id} (${decision.exception!.justification.kind}, approved by ${decision.exception!.approver}, until ${decision.exception!.expiresAt}).`
+      : `${why}; terminate${decision.fallback ? ` (${decision.fallback})` : ''}.`;
+    const done: string[] = [];
+    for (const [kind, params] of steps) {
+      const requestId = policyRequestId(event.id, kind);
+      const entry = await this.options.runner.automatic({ requestId, vmId: vm.id, kind, params, actor: { ...ACTOR }, reason: reason.slice(0, 2048) });
+      const outcome = describeOutcome(entry);
+      done.push(`${kind} ${requestId}: ${outcome.text}`);
+      // A hold goes on to the seizure even if the honeypot was refused: the VM is frozen, and its evidence matters.
+      if (!outcome.ok && kind !== 'isolate') break;
+    }
+    const record: ThreatEvent = {
+      id: `${policyRequestId(event.id, 'record')}`,
+      time: new Date(this.now()).toISOString(),
+      agentId: this.options.agentId,
+      vmId: vm.id,
+      vmName: vm.name,
+      severity: event.severity,
+      verdict: event.verdict,
+      category: 'policy',
+      title: `Policy ${decision.response === 'forensic-hold' ? 'forensic hold' : 'terminate'} of ${vm.name}: rule ${decision.ruleId} of ${policy.id} v${policy.version}`.slice(0, 512),
+      description: `${reason} ${done.join('; ')}.`.slice(0, 4096),
+      sensor: { id: 'cordon-policy', kind: 'policy' },
+      ...(event.mitre ? { mitre: event.mitre } : {}),
+    };
+    this.options.record([record]);
+  }
+}
+
+/** The request id of a policy response: derived from the event id alone, so one event never acts twice. */
+export function policyRequestId(eventId: string, kind: string): string {
+  return `policy-${createHash('sha256').update(eventId).digest('hex').slice(0, 32)}-${kind}`;
+}
+
+function describeOutcome(entry: JournalEntry | undefined): { ok: boolean; text: string } {
+  if (!entry) return { ok: false, text: 'not run (it could not be recorded)' };
+  if (entry.rejection) return { ok: false, text: `refused [${entry.rejection.code}] ${entry.rejection.message}` };
+  if (entry.result?.ok) return { ok: true, text: `done, the VM is ${entry.result.state ?? 'gone'}` };
+  if (entry.result?.error) return { ok: false, text: `failed [${entry.result.error.code}] ${entry.result.error.message}` };
+  return { ok: false, text: 'interrupted' };
+}
+
+/** Temporary file, fsync, rename: the last good policy survives a crash mid-write. */
+function writeDurably(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
