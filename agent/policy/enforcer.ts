@@ -6,7 +6,7 @@
 // (category and sensor `policy`), numbered and replayed, so a cockpit that connects later sees what was done and why.
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ActionKind, ActionParams, PolicyInForce, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
 import { evaluate, type PolicyDecision } from '../../protocol/policy.ts';
 import type { ActionRunner } from '../actions.ts';
@@ -181,7 +181,7 @@ function describeOutcome(entry: JournalEntry | undefined): { ok: boolean; text: 
   return { ok: false, text: 'interrupted' };
 }
 
-/** Temporary file, fsync, rename: the last good policy survives a crash mid-write. */
+/** Temporary file, fsync, rename, fsync of the folder: the last good policy survives a crash mid-write. */
 function writeDurably(path: string, text: string): void {
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
@@ -192,4 +192,11 @@ function writeDurably(path: string, text: string): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
+  // The rename itself is durable only once the folder is.
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
