@@ -9,7 +9,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { dirname, join } from 'node:path';
 import type { ActionKind, ActionParams, PolicyInForce, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
 import { evaluate, type PolicyDecision } from '../../protocol/policy.ts';
-import type { ActionRunner } from '../actions.ts';
+import { printable, type ActionRunner } from '../actions.ts';
 import type { JournalEntry } from '../action-journal.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { AgentError, systemCode } from '../errors.ts';
@@ -58,7 +58,7 @@ export class PolicyEnforcer {
     if (stored !== undefined) {
       const v = verifyPolicy(stored, this.options.trusted, this.now());
       if (v.ok) this.install(v.signed, v.inForce, false);
-      else this.options.note(`the stored policy is not enforced [${v.code}]: ${v.message}`);
+      else this.options.note(`the stored policy is not enforced [${v.code}]: ${printable(v.message)}`);
     }
     if (file === undefined) return;
     let value: unknown;
@@ -80,16 +80,16 @@ export class PolicyEnforcer {
   set(value: unknown): { ok: true; inForce: PolicyInForce } | { ok: false; code: string; message: string } {
     const v = verifyPolicy(value, this.options.trusted, this.now());
     if (!v.ok) {
-      this.options.note(`policy refused [${v.code}]: ${v.message}${this.force ? ` Still enforcing ${this.force.id} v${this.force.version}.` : ''}`);
+      this.options.note(`policy refused [${v.code}]: ${printable(v.message)}${this.force ? ` Still enforcing ${this.force.id} v${this.force.version}.` : ''}`);
       return v;
     }
     const current = this.force;
     if (current && current.id === v.inForce.id && v.inForce.version < current.version) {
       const message = `Policy ${current.id} v${current.version} is in force; v${v.inForce.version} is older and is refused (no rollback).`;
-      this.options.note(`policy refused [policy_stale]: ${message}`);
+      this.options.note(`policy refused [policy_stale]: ${printable(message)}`);
       return { ok: false, code: 'policy_stale', message };
     }
-    for (const w of v.warnings) this.options.note(`policy ${v.inForce.id} v${v.inForce.version}: ${w}`);
+    for (const w of v.warnings) this.options.note(`policy ${v.inForce.id} v${v.inForce.version}: ${printable(w)}`);
     this.install(v.signed, v.inForce, true);
     return { ok: true, inForce: v.inForce };
   }
@@ -105,12 +105,12 @@ export class PolicyEnforcer {
       const decision = evaluate(signed.policy, event, { agentId: this.options.agentId, hostGroups: this.options.hostGroups, vmTags: vm.tags ?? [] }, this.now());
       if (decision.response === 'none') continue;
       if (decision.response === 'alert') {
-        this.options.note(`policy ${signed.policy.id} v${signed.policy.version} rule ${decision.ruleId}: alert only for event ${event.id} on ${vm.name}.`);
+        this.options.note(`policy ${signed.policy.id} v${signed.policy.version} rule ${decision.ruleId}: alert only for event ${printable(event.id)} on ${printable(vm.name)}.`);
         continue;
       }
       this.acting.add(vm.id);
       const run = this.respond(signed, event, vm, decision)
-        .catch((err: unknown) => this.options.note(`policy response to event ${event.id} failed: ${err instanceof Error ? err.message : String(err)}`))
+        .catch((err: unknown) => this.options.note(`policy response to event ${printable(event.id)} failed: ${printable(err instanceof Error ? err.message : String(err))}`))
         .finally(() => {
           this.acting.delete(vm.id);
           this.pending.delete(run);
