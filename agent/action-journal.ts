@@ -19,7 +19,7 @@
 import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import type { ActionDetails, ActionError, ActionKind, ActionParams, ActionRejectedMessage, Actor, VmState } from '../protocol/index.ts';
+import type { ActionDetails, ActionError, ActionKind, ActionParams, ActionRejectedMessage, Actor, PolicyProvenance, VmState } from '../protocol/index.ts';
 import { AgentError, systemCode } from './errors.ts';
 
 export const JOURNAL_FILE = 'action-journal.jsonl';
@@ -34,6 +34,8 @@ export interface ActionRequest {
   params: ActionParams;
   actor: Actor;
   reason: string;
+  /** An automatic action: the policy, version and rule that took it (never taken from a cockpit's message). */
+  policy?: PolicyProvenance;
 }
 
 /** How an action ended, as action.result carries it (without the fields the request already holds). */
@@ -316,6 +318,7 @@ export class ActionJournal {
         const request: ActionRequest = {
           requestId, vmId: String(r.vmId), kind: r.kind as ActionKind, params: (r.params ?? {}) as ActionParams,
           actor: (r.actor ?? { name: 'unknown' }) as Actor, reason: String(r.reason ?? ''),
+          ...(r.policy && typeof r.policy === 'object' ? { policy: r.policy as PolicyProvenance } : {}),
         };
         const known = this.entries.get(requestId);
         // A request id is begun once; a repeated line (a compaction racing a write) must not undo its outcome.

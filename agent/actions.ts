@@ -14,6 +14,7 @@ import type {
   ActionResultMessage,
   AgentMessage,
   ErrorMessage,
+  PolicyProvenance,
   Vm,
 } from '../protocol/index.ts';
 import type { ActionJournal, ActionRequest, JournalEntry, StoredRejection, StoredResult } from './action-journal.ts';
@@ -73,10 +74,11 @@ export class ActionRunner {
   };
 
   /** Handles one `action` from a cockpit; `reply` reaches only that cockpit, `peer` names it in notes. */
-  handle(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void {
+  handle(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string, policy?: PolicyProvenance): void {
     const { journal, driver } = this.options;
     const request: ActionRequest = {
       requestId: message.requestId, vmId: message.vmId, kind: message.kind, params: message.params, actor: message.actor, reason: message.reason,
+      ...(policy ? { policy } : {}),
     };
     const label = `action ${request.requestId} (${request.kind} of ${request.vmId}, by ${printable(request.actor.name)} at ${peer})`;
     const known = journal.get(request.requestId);
@@ -109,7 +111,8 @@ export class ActionRunner {
    * is answered from it, never run again (undefined: it could not be recorded, so it did not run).
    */
   async automatic(request: ActionRequest): Promise<JournalEntry | undefined> {
-    this.handle({ type: 'action', ...request }, () => {}, 'policy');
+    const { policy, ...message } = request;
+    this.handle({ type: 'action', ...message }, () => {}, 'policy', policy);
     const running = this.running.get(request.vmId);
     if (running?.request.requestId === request.requestId) await running.settled;
     return this.options.journal.get(request.requestId);
@@ -334,6 +337,6 @@ export function printable(text: string): string {
 function acceptedMessage(request: ActionRequest, at: string): ActionAcceptedMessage {
   return {
     type: 'action.accepted', requestId: request.requestId, vmId: request.vmId, kind: request.kind, at,
-    actor: request.actor, reason: clip(request.reason, 2048), params: request.params,
+    actor: request.actor, reason: clip(request.reason, 2048), params: request.params, ...(request.policy ? { policy: request.policy } : {}),
   };
 }

@@ -121,6 +121,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     enforcer = new PolicyEnforcer({
       agentId, dataDir, hostGroups: options.hostGroups ?? [], trusted: loadTrustedKeys(options.policyKeys ?? []),
       driver, runner, note, record: (events) => onThreats(events),
+      changed: (policy) => server?.broadcast({ type: 'policy.current', policy }),
       ...(options.policyClock ? { now: options.policyClock } : {}),
     });
     enforcer.load(options.policyFile);
@@ -135,7 +136,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     return {
     type: 'hello',
     protocol: PROTOCOL,
-    agent: { id: agentId, host: hostName, version },
+    agent: { id: agentId, host: hostName, version, ...(options.hostGroups?.length ? { hostGroups: [...options.hostGroups] } : {}) },
     hypervisor: { kind: driver.kind, version: driver.version },
     capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : [])],
     actions: [...driver.actions],
@@ -187,6 +188,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       session: {
         log, retain, hello, note,
         inventory: () => driver.listVms().map(runner.decorate),
+        policy: () => enforcer.current(),
         act: (message, reply, peer) => runner.handle(message, reply, peer),
         setPolicy: (message) => {
           const answer = enforcer.set(message.policy);

@@ -16,6 +16,7 @@ import {
   type LogsQueryMessage,
   type LogsResultMessage,
   type PolicySetMessage,
+  type SignedPolicy,
   type SubscribeMessage,
   type Vm,
 } from '../protocol/index.ts';
@@ -36,6 +37,8 @@ export interface SessionContext {
   retain: number;
   hello(): HelloMessage;
   inventory(): Vm[];
+  /** The signed policy in force, sent after the inventory (policy.current). */
+  policy?(): SignedPolicy | undefined;
   /** An `action` from this cockpit: `reply` reaches only it (agent/actions.ts answers and broadcasts). */
   act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void;
   /** A `logs.query`: its page or an error (ref = its id). Absent when the agent keeps no logs. */
@@ -74,6 +77,8 @@ export class Session {
   start(): void {
     this.send(this.ctx.hello());
     this.send({ type: 'inventory', vms: this.ctx.inventory() });
+    const policy = this.ctx.policy?.();
+    if (policy) this.send({ type: 'policy.current', policy });
   }
 
   /** Sends a small message now, outside the event stream (vm upserts, answers, errors). */

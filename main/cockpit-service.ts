@@ -1,6 +1,10 @@
 // The cockpit API's implementation in main: both shells (Electron IPC, the browser shell's WebSocket) hand
 // every call here, already checked for sender, and forward the pushes. Plain Node, no electron.
-import { checkActRequest, checkCockpitLogsQuery, checkJournalQuery, type Actor, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { checkActRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
+import { checkPolicy } from '../protocol/policy.ts';
+import { keyFingerprint, signPolicy } from '../agent/policy/signing.ts';
+import { changeEntry } from './journal/entries.ts';
 import { isCockpitMethod, type CockpitCalls, type CockpitMethod } from '../protocol/cockpit-api.ts';
 import { LogQueryError } from './fleet/agent-link.ts';
 import { HubError, type FleetHub } from './fleet/hub.ts';
@@ -24,6 +28,11 @@ const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undef
   snapshot: noParams,
   'journal.status': noParams,
   'journal.verify': noParams,
+  'policy.status': noParams,
+  'policy.push': (p) => {
+    const checked = checkCockpitPolicyPush(p);
+    return checked.ok ? undefined : checked.error.message;
+  },
   'logs.query': (p) => {
     const checked = checkCockpitLogsQuery(p);
     return checked.ok ? undefined : checked.error.message;
@@ -41,9 +50,12 @@ const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undef
 export class CockpitService {
   private readonly handlers: Handlers;
 
-  /** actor: who this cockpit acts as (the responder from settings, on this device). */
-  /** journal: the cockpit's journal; without one (some tests), the journal calls answer `no_journal`. */
-  constructor(private readonly hub: FleetHub, private readonly actor: Actor = { name: 'responder' }, private readonly journal?: JournalHost) {
+  /**
+   * actor: who this cockpit acts as (the responder from settings, on this device). journal: the cockpit's journal;
+   * without one (some tests), the journal calls answer `no_journal`. signer: the responder's Ed25519 key, which signs
+   * the policies this cockpit pushes (the journal's key); without one, policy.push answers `no_signer`.
+   */
+  constructor(private readonly hub: FleetHub, private readonly actor: Actor = { name: 'responder' }, private readonly journal?: JournalHost, private readonly signer?: KeyObject) {
     this.handlers = {
       snapshot: () => this.hub.snapshot(),
       act: async (req) => ({ requestId: (await this.hub.act(req, this.actor)).requestId }),
@@ -53,12 +65,50 @@ export class CockpitService {
         return { agentId, ...page };
       },
       'journal.status': () => this.journalOf().status() as Promise<JournalHealth>,
+      'policy.status': () => this.policyStatus(),
+      'policy.push': (p) => this.pushPolicy(p),
       'journal.verify': async () => {
         const j = this.journalOf();
         await j.verify();
         return (await j.status()) as JournalHealth;
       },
     };
+  }
+
+  private policyStatus(): CockpitPolicyStatus {
+    const key = this.signerOf();
+    const publicKeyPem = String(createPublicKey(key).export({ type: 'spki', format: 'pem' }));
+    return { agents: this.hub.policies(), signer: { keyId: keyFingerprint(key), publicKeyPem } };
+  }
+
+  /**
+   * Signs, journals (durably, before anything is sent: a policy nobody could account for is never pushed), pushes to
+   * each agent, and journals each agent's answer. A policy that breaks "tighten, never loosen" is refused here, in
+   * the agent's own words, before it is signed.
+   */
+  private async pushPolicy(p: CockpitPolicyPush): Promise<CockpitPolicyPushResult> {
+    const key = this.signerOf();
+    const journal = this.journalOf();
+    const problems = checkPolicy(p.policy, Date.now());
+    if (problems.errors.length > 0) throw new CockpitCallError('policy_invalid', problems.errors.join(' ').slice(0, 2000));
+    const signed = signPolicy(p.policy, key);
+    const before = new Map(this.hub.policies().map((a) => [a.agentId, a.inForce]));
+    await journal.appendDurable(changeEntry('policy', this.actor, {
+      key: `push ${p.policy.id} v${p.policy.version}`, reason: p.reason,
+      to: { signed: structuredClone(signed), agents: [...p.agentIds], warnings: problems.warnings },
+    }));
+    const outcomes = await this.hub.pushPolicy(signed, p.agentIds);
+    journal.append(outcomes.map((o) => changeEntry('policy', this.actor, {
+      key: `${o.ok ? 'accepted' : 'refused'} ${p.policy.id} v${p.policy.version}`, agentId: o.agentId, reason: p.reason,
+      ...(before.get(o.agentId) ? { from: structuredClone(before.get(o.agentId)) } : {}),
+      to: o.ok ? { inForce: o.inForce } : { code: o.code, message: o.message },
+    })));
+    return { signed, outcomes };
+  }
+
+  private signerOf(): KeyObject {
+    if (!this.signer) throw new CockpitCallError('no_signer', 'This cockpit has no responder key to sign policies with.');
+    return this.signer;
   }
 
   private journalOf(): JournalHost {

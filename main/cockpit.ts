@@ -1,6 +1,6 @@
 // Assembles the cockpit's core from its settings: the fleet hub, the agents (or the built-in lab when none are
 // configured), and the service the shells expose. The same for Electron and the browser shell.
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { CockpitService } from './cockpit-service.ts';
 import { FleetHub, type FleetHubOptions, type HubRecorder } from './fleet/hub.ts';
@@ -47,7 +47,20 @@ export interface Cockpit {
  * which case.
  */
 export function journalRecorder(journal: JournalHost): HubRecorder {
+  /** The policy last recorded per agent in this run: a reconnect that changes nothing records nothing. */
+  const seen = new Map<string, { said: string; id: string; version: number }>();
   return {
+    policySeen: (agentId, signed) => {
+      const { id, version } = signed.policy;
+      const said = `${signed.signature.keyId}|${signed.signature.value}`;
+      const last = seen.get(agentId);
+      if (last?.said === said) return;
+      seen.set(agentId, { said, id, version });
+      journal.append([changeEntry('policy', { name: `key ${signed.signature.keyId.slice(0, 16)}`, role: 'policy-signer' }, {
+        key: `in force ${id} v${version}`, agentId, to: structuredClone(signed),
+        ...(last ? { from: { id: last.id, version: last.version } } : {}),
+      })]);
+    },
     events: (batch) => journal.append(batch.map(eventEntry)),
     actionAsked: async (rec) => { await journal.appendDurable(actionEntry('asked', rec)); },
     actionStep: (step, rec) => {
@@ -113,6 +126,7 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
     try {
       lab = await startLab({
         spawn: opts.spawnAgent, dataDir: opts.dataDir, ...opts.settings.lab,
+        policyKeyPem: String(createPublicKey(key).export({ type: 'spki', format: 'pem' })),
         ...(opts.labAgent?.args ? { agentArgs: opts.labAgent.args } : {}), ...(opts.labAgent?.label ? { label: opts.labAgent.label } : {}),
       });
     } catch (err) {
@@ -126,7 +140,7 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
   for (const e of endpoints) hub.addAgent(e);
   return {
     hub,
-    service: new CockpitService(hub, actor, journal),
+    service: new CockpitService(hub, actor, journal, key),
     lab,
     journal,
     exporter: exporter?.exporter,

@@ -25,6 +25,8 @@ export interface LabOptions {
   agentArgs?: string[];
   /** How the cockpit names the lab agent (default: Built-in lab (simulated)). */
   label?: string;
+  /** The responder's public key (PEM): the lab trusts the policies this cockpit signs. */
+  policyKeyPem?: string;
 }
 
 export interface Lab {
@@ -40,10 +42,13 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const token = randomBytes(32).toString('base64url');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+  const policyKeyFile = join(dir, 'policy-signer.pub.pem');
+  if (opts.policyKeyPem) writeFileSync(policyKeyFile, opts.policyKeyPem, { mode: 0o600 });
   const args = [
     '--driver', 'sim', '--listen', '127.0.0.1:0', '--token-file', tokenFile, '--agent-id', LAB_AGENT_ID,
     '--data-dir', join(dir, 'agent'), '--vms', String(opts.vms ?? 12), '--rate', String(opts.rate ?? 8),
     ...(opts.seed !== undefined ? ['--seed', String(opts.seed)] : []),
+    ...(opts.policyKeyPem ? ['--policy-key', policyKeyFile] : []),
     ...(opts.agentArgs ?? []),
   ];
   const child = opts.spawn(args);

@@ -1,7 +1,7 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { ActRequest, ActResult, CockpitLogsPage, CockpitLogsQuery, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
+import type { ActRequest, ActResult, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
@@ -17,10 +17,14 @@ export interface CockpitCalls {
   'journal.verify': { params: Record<string, never>; result: JournalHealth };
   /** One agent's log records (hypervisor, guest console, syslog, its own), newest first, one page, asked of the agent. */
   'logs.query': { params: CockpitLogsQuery; result: CockpitLogsPage };
+  /** Each agent's auto-response policy (what it enforces, whole once it sent it) and this cockpit's signing key. */
+  'policy.status': { params: Record<string, never>; result: CockpitPolicyStatus };
+  /** Signs a policy with the responder's key, journals it durably, then pushes it to the agents named. */
+  'policy.push': { params: CockpitPolicyPush; result: CockpitPolicyPushResult };
 }
 
 export type CockpitMethod = keyof CockpitCalls;
-export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query'];
+export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query', 'policy.status', 'policy.push'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

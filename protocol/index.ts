@@ -9,6 +9,9 @@ import {
   validateCockpitPush,
   validateCockpitSnapshot,
   validateCockpitLogsPage,
+  validateCockpitPolicyPush,
+  validateCockpitPolicyPushResult,
+  validateCockpitPolicyStatus,
   validateCockpitLogsQuery,
   validateJournalHealth,
   validateJournalPage,
@@ -27,6 +30,9 @@ import type {
   CockpitSnapshot,
   ErrorMessage,
   CockpitLogsPage,
+  CockpitPolicyPush,
+  CockpitPolicyPushResult,
+  CockpitPolicyStatus,
   CockpitLogsQuery,
   JournalHealth,
   JournalPage,
@@ -66,6 +72,9 @@ export const checkJournalPage = checker<JournalPage>(validateJournalPage, 'page 
 export const checkJournalHealth = checker<JournalHealth>(validateJournalHealth, 'journal status');
 export const checkCockpitLogsQuery = checker<CockpitLogsQuery>(validateCockpitLogsQuery, 'log query');
 export const checkCockpitLogsPage = checker<CockpitLogsPage>(validateCockpitLogsPage, 'page of logs');
+export const checkCockpitPolicyStatus = checker<CockpitPolicyStatus>(validateCockpitPolicyStatus, 'policy status');
+export const checkCockpitPolicyPush = checker<CockpitPolicyPush>(validateCockpitPolicyPush, 'policy push');
+export const checkCockpitPolicyPushResult = checker<CockpitPolicyPushResult>(validateCockpitPolicyPushResult, 'answer to a policy push');
 
 /** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */
 function decoder<T>(validate: ValidateFunction, what: string): (text: string, maxBytes?: number) => Decoded<T> {

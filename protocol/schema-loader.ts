@@ -26,6 +26,9 @@ export const ROOT_VALIDATORS = {
   validateJournalHealth: SCHEMA_BASE + 'cockpit/journal-health.schema.json',
   validateCockpitLogsQuery: SCHEMA_BASE + 'cockpit/logs-query.schema.json',
   validateCockpitLogsPage: SCHEMA_BASE + 'cockpit/logs-page.schema.json',
+  validateCockpitPolicyStatus: SCHEMA_BASE + 'cockpit/policy-status.schema.json',
+  validateCockpitPolicyPush: SCHEMA_BASE + 'cockpit/policy-push.schema.json',
+  validateCockpitPolicyPushResult: SCHEMA_BASE + 'cockpit/policy-push-result.schema.json',
 } as const;
 
 export function loadSchemas(dir = SCHEMA_DIR): object[] {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ActionKind, ActionParams, PolicyInForce, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
+import type { ActionKind, ActionParams, AutomaticStep, PolicyInForce, PolicyProvenance, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
 import { evaluate, type PolicyDecision } from '../../protocol/policy.ts';
 import { printable, type ActionRunner } from '../actions.ts';
 import type { JournalEntry } from '../action-journal.ts';
@@ -30,6 +30,8 @@ export interface EnforcerOptions {
   /** Appends threat events to the log (the record of each response). */
   record(events: ThreatEvent[]): void;
   note(line: string): void;
+  /** A new policy is in force (pushed or given at start): every cockpit is told (policy.current). */
+  changed?(signed: SignedPolicy): void;
   /** ms since the epoch; the tests move it to expire an exception. */
   now?(): number;
 }
@@ -74,6 +76,11 @@ export class PolicyEnforcer {
   /** Which policy is enforced (for hello); undefined when none. */
   inForce(): PolicyInForce | undefined {
     return this.force;
+  }
+
+  /** The whole signed policy in force (policy.current); undefined when none. */
+  current(): SignedPolicy | undefined {
+    return this.signed;
   }
 
   /** A policy pushed by a cockpit (policy.set) or given at start: verified, then in force and persisted, or refused. */
@@ -128,6 +135,7 @@ export class PolicyEnforcer {
     if (persist) writeDurably(join(this.options.dataDir, POLICY_FILE), `${JSON.stringify(signed)}\n`);
     this.signed = signed;
     this.force = inForce;
+    this.options.changed?.(signed);
     this.options.note(`policy ${inForce.id} v${inForce.version} in force (signed by ${inForce.signer.slice(0, 16)}…).`);
   }
 
@@ -141,12 +149,20 @@ export class PolicyEnforcer {
     const reason = decision.response === 'forensic-hold'
       ? `${why}; forensic hold under exception ${decision.exception!.id} (${decision.exception!.justification.kind}, approved by ${decision.exception!.approver}, until ${decision.exception!.expiresAt}).`
       : `${why}; terminate${decision.fallback ? ` (${decision.fallback})` : ''}.`;
+    const provenance: PolicyProvenance = {
+      policyId: policy.id, version: policy.version, ruleId: decision.ruleId, layer: decision.layer.slice(0, 64),
+      response: decision.response === 'forensic-hold' ? 'forensic-hold' : 'terminate', eventId: event.id,
+      ...(decision.exception ? { exception: decision.exception.id } : {}),
+      ...(decision.fallback ? { fallback: decision.fallback.slice(0, 512) } : {}),
+    };
     const done: string[] = [];
+    const actions: AutomaticStep[] = [];
     for (const [kind, params] of steps) {
       const requestId = policyRequestId(event.id, kind);
-      const entry = await this.options.runner.automatic({ requestId, vmId: vm.id, kind, params, actor: { ...ACTOR }, reason: reason.slice(0, 2048) });
+      const entry = await this.options.runner.automatic({ requestId, vmId: vm.id, kind, params, actor: { ...ACTOR }, reason: reason.slice(0, 2048), policy: provenance });
       const outcome = describeOutcome(entry);
       done.push(`${kind} ${requestId}: ${outcome.text}`);
+      actions.push(stepOf(requestId, kind, params, entry));
       // A hold goes on to the seizure even if the honeypot was refused: the VM is frozen, and its evidence matters.
       if (!outcome.ok && kind !== 'isolate') break;
     }
@@ -162,6 +178,7 @@ export class PolicyEnforcer {
       title: `Policy ${decision.response === 'forensic-hold' ? 'forensic hold' : 'terminate'} of ${vm.name}: rule ${decision.ruleId} of ${policy.id} v${policy.version}`.slice(0, 512),
       description: `${reason} ${done.join('; ')}.`.slice(0, 4096),
       sensor: { id: 'cordon-policy', kind: 'policy' },
+      response: { provenance, actions },
       ...(event.mitre ? { mitre: event.mitre } : {}),
     };
     this.options.record([record]);
@@ -171,6 +188,25 @@ export class PolicyEnforcer {
 /** The request id of a policy response: derived from the event id alone, so one event never acts twice. */
 export function policyRequestId(eventId: string, kind: string): string {
   return `policy-${createHash('sha256').update(eventId).digest('hex').slice(0, 32)}-${kind}`;
+}
+
+/** One step of the response as the record carries it: what the action journal holds of it. */
+function stepOf(requestId: string, kind: ActionKind, params: ActionParams, entry: JournalEntry | undefined): AutomaticStep {
+  const step: AutomaticStep = { requestId, kind, params, ok: entry?.result?.ok === true };
+  if (entry?.acceptedAt) step.acceptedAt = entry.acceptedAt;
+  if (entry?.rejection) {
+    step.rejection = { code: entry.rejection.code, message: entry.rejection.message.slice(0, 2048) };
+    if (entry.rejection.state) step.state = entry.rejection.state;
+  }
+  const result = entry?.result;
+  if (result) {
+    step.startedAt = result.startedAt;
+    step.finishedAt = result.finishedAt;
+    if (result.state) step.state = result.state;
+    if (result.error) step.error = result.error;
+    if (result.details) step.details = result.details;
+  }
+  return step;
 }
 
 function describeOutcome(entry: JournalEntry | undefined): { ok: boolean; text: string } {

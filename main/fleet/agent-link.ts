@@ -1,6 +1,7 @@
 // One cockpit-to-agent connection: authenticate, read hello, subscribe from the last seq held, keep the
 // stream exactly-once (drop what was already seen, record what the agent says is gone), reconnect with backoff;
-// and ask the agent for pages of its logs (queryLogs), each answer matched to its query by ref.
+// ask the agent for pages of its logs (queryLogs) and push it a signed policy (setPolicy), each answer matched to its
+// request by ref; and keep the whole policy the agent says it enforces (policy.current).
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import {
@@ -17,6 +18,9 @@ import {
   type ErrorMessage,
   type HelloMessage,
   type LogsQueryMessage,
+  type PolicyAcceptedMessage,
+  type PolicyInForce,
+  type SignedPolicy,
   type LogsResultMessage,
   type SeqGap,
   type ThreatEvent,
@@ -52,18 +56,23 @@ export interface AgentLinkEvents {
   inventory: [vms: Vm[]];
   vm: [vm: Vm];
   'vm.removed': [vmId: string];
+  /** The agent's whole signed policy in force (policy.current), after a hello and whenever it changes. */
+  policy: [policy: SignedPolicy];
   status: [];
 }
 
 const MAX_GAPS_KEPT = 1000;
-/** Log queries in flight on one link at most; a view pages one at a time, so this is only a bound. */
-const MAX_LOG_QUERIES = 32;
-const LOG_QUERY_TIMEOUT_MS = 15_000;
+/** Requests (log queries, policy pushes) in flight on one link at most; a view pages one at a time, so this is only a bound. */
+const MAX_REQUESTS = 32;
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /** The filters and page of a log query, as the cockpit asks it (protocol/README.md, Logs). */
 export type LogsQuery = Omit<LogsQueryMessage, 'type' | 'id'>;
 
-/** Why a log query got no page: the agent's error code (`bad_query`, `unsupported`, …) or the link's. */
+/**
+ * Why a request got no answer: the agent's error code (`bad_query`, `unsupported`, `policy_untrusted`, …) or the
+ * link's (`unavailable`, `busy`, `timed_out`, `link_lost`).
+ */
 export class LogQueryError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
@@ -71,8 +80,12 @@ export class LogQueryError extends Error {
   }
 }
 
-interface PendingQuery {
-  resolve(result: LogsResultMessage): void;
+/** The answers a request waits for, matched by ref. */
+type Answer = LogsResultMessage | PolicyAcceptedMessage;
+
+interface PendingRequest {
+  expects: Answer['type'];
+  resolve(answer: Answer): void;
   reject(err: LogQueryError): void;
   timer: NodeJS.Timeout;
 }
@@ -88,8 +101,9 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   private hello: HelloMessage | undefined;
   private everConnected = false;
   private readonly status: AgentStatus;
-  private readonly logQueries = new Map<string, PendingQuery>();
-  private logQueryCounter = 0;
+  private readonly requests = new Map<string, PendingRequest>();
+  private requestCounter = 0;
+  private policy: SignedPolicy | undefined;
 
   constructor(readonly endpoint: AgentEndpoint, private readonly opts: AgentLinkOptions) {
     super();
@@ -120,6 +134,11 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     return { ...this.status, gaps: [...this.status.gaps] };
   }
 
+  /** The whole signed policy the agent last said it enforces; undefined when none (or not told yet). */
+  currentPolicy(): SignedPolicy | undefined {
+    return this.policy;
+  }
+
   start(): void {
     this.stopped = false;
     this.connect();
@@ -131,7 +150,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     this.clearTimers();
     this.ws?.terminate();
     this.ws = undefined;
-    this.failLogQueries('link_lost', 'The connection to the agent was closed before it answered.');
+    this.failRequests('link_lost', 'The connection to the agent was closed before it answered.');
     this.setLink('disconnected');
   }
 
@@ -141,53 +160,66 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
    * `timed_out`, or `link_lost` when the connection drops first. The answer was validated on entry like every frame.
    */
   queryLogs(query: LogsQuery, options: { timeoutMs?: number } = {}): Promise<LogsResultMessage> {
+    if (this.status.link === 'connected' && !this.hello?.capabilities.includes('logs')) {
+      return Promise.reject(new LogQueryError('unsupported', `${this.endpoint.label} does not collect logs (its hello does not offer "logs").`));
+    }
+    return this.request({ ...query, type: 'logs.query' }, 'logs.result', 'the log query', options.timeoutMs) as Promise<LogsResultMessage>;
+  }
+
+  /**
+   * Pushes a signed policy: resolves with what the agent now enforces (policy.accepted), or a LogQueryError with the
+   * agent's refusal (`policy_untrusted`, `policy_bad_signature`, `policy_stale`, `policy_invalid`, …) or the link's.
+   */
+  async setPolicy(policy: SignedPolicy, options: { timeoutMs?: number } = {}): Promise<PolicyInForce> {
+    const answer = await this.request({ type: 'policy.set', policy }, 'policy.accepted', 'the policy', options.timeoutMs) as PolicyAcceptedMessage;
+    return answer.policy;
+  }
+
+  /** Sends a request with a fresh id and waits for the answer whose ref names it (or an error with that ref). */
+  private request(message: { type: 'logs.query' | 'policy.set' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const ws = this.ws;
       if (this.status.link !== 'connected' || !ws || ws.readyState !== WebSocket.OPEN) {
-        reject(new LogQueryError('unavailable', `${this.endpoint.label} is not connected; its logs can be searched once it is.`));
+        reject(new LogQueryError('unavailable', `${this.endpoint.label} is not connected; ${what} can be sent once it is.`));
         return;
       }
-      if (!this.hello?.capabilities.includes('logs')) {
-        reject(new LogQueryError('unsupported', `${this.endpoint.label} does not collect logs (its hello does not offer "logs").`));
+      if (this.requests.size >= MAX_REQUESTS) {
+        reject(new LogQueryError('busy', `${MAX_REQUESTS} requests to ${this.endpoint.label} are still waiting for an answer; try again when they are done.`));
         return;
       }
-      if (this.logQueries.size >= MAX_LOG_QUERIES) {
-        reject(new LogQueryError('busy', `${MAX_LOG_QUERIES} log queries to ${this.endpoint.label} are still waiting for an answer; try again when they are done.`));
-        return;
-      }
-      const id = `logs-${Date.now().toString(36)}-${++this.logQueryCounter}`;
-      const message: LogsQueryMessage = { ...query, type: 'logs.query', id };
-      const text = JSON.stringify(message);
-      // The same check the agent makes, here first: a bad filter is said at once, in the same words.
+      const id = `${message.type === 'logs.query' ? 'logs' : 'policy'}-${Date.now().toString(36)}-${++this.requestCounter}`;
+      const text = JSON.stringify({ ...message, id });
+      // The same check the agent makes, here first: a bad request is said at once, in the same words.
       const checked = decodeClientMessage(text);
       if (!checked.ok) {
         reject(new LogQueryError(checked.error.code, checked.error.message));
         return;
       }
       const timer = setTimeout(() => {
-        this.logQueries.delete(id);
-        reject(new LogQueryError('timed_out', `${this.endpoint.label} did not answer the log query within ${(options.timeoutMs ?? LOG_QUERY_TIMEOUT_MS) / 1000} s.`));
-      }, options.timeoutMs ?? LOG_QUERY_TIMEOUT_MS);
+        this.requests.delete(id);
+        reject(new LogQueryError('timed_out', `${this.endpoint.label} did not answer ${what} within ${timeoutMs / 1000} s.`));
+      }, timeoutMs);
       timer.unref();
-      this.logQueries.set(id, { resolve, reject, timer });
+      this.requests.set(id, { expects, resolve, reject, timer });
       ws.send(text);
     });
   }
 
-  private settleLogQuery(ref: string | undefined, outcome: { result: LogsResultMessage } | { error: ErrorMessage }): boolean {
-    const pending = ref !== undefined ? this.logQueries.get(ref) : undefined;
+  private settleRequest(ref: string | undefined, outcome: { answer: Answer } | { error: ErrorMessage }): boolean {
+    const pending = ref !== undefined ? this.requests.get(ref) : undefined;
     if (!pending) return false;
-    this.logQueries.delete(ref!);
+    if ('answer' in outcome && outcome.answer.type !== pending.expects) return false;
+    this.requests.delete(ref!);
     clearTimeout(pending.timer);
-    if ('result' in outcome) pending.resolve(outcome.result);
+    if ('answer' in outcome) pending.resolve(outcome.answer);
     else pending.reject(new LogQueryError(outcome.error.code, outcome.error.message));
     return true;
   }
 
-  private failLogQueries(code: string, message: string): void {
-    for (const [id, p] of this.logQueries) {
+  private failRequests(code: string, message: string): void {
+    for (const [id, p] of this.requests) {
       clearTimeout(p.timer);
-      this.logQueries.delete(id);
+      this.requests.delete(id);
       p.reject(new LogQueryError(code, message));
     }
   }
@@ -241,7 +273,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       if (this.ws !== ws) return;
       this.ws = undefined;
       this.clearTimers();
-      this.failLogQueries('link_lost', 'The connection to the agent dropped before it answered; ask again once it is back.');
+      this.failRequests('link_lost', 'The connection to the agent dropped before it answered; ask again once it is back.');
       if (this.status.link === 'connected' || this.status.link === 'connecting') this.setLink('disconnected');
       this.scheduleReconnect();
     });
@@ -310,14 +342,21 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       case 'vm.removed':
         return void this.emit('vm.removed', msg.vmId);
       case 'error':
-        // An answer to one of our log queries is that query's outcome, not the link's health.
-        if (this.settleLogQuery(msg.ref, { error: msg })) return;
+        // An answer to one of our requests is that request's outcome, not the link's health.
+        if (this.settleRequest(msg.ref, { error: msg })) return;
         this.status.lastError = `The agent reported ${msg.code}: ${msg.message}`;
         this.emit('status');
         return;
       case 'logs.result':
+      case 'policy.accepted':
         // An answer nobody waits for any more (timed out) is dropped.
-        this.settleLogQuery(msg.ref, { result: msg });
+        this.settleRequest(msg.ref, { answer: msg });
+        return;
+      case 'policy.current':
+        this.policy = msg.policy;
+        this.status.policy = { id: msg.policy.policy.id, version: msg.policy.policy.version, signer: msg.policy.signature.keyId };
+        this.emit('policy', msg.policy);
+        this.emit('status');
         return;
       case 'action.accepted':
       case 'action.rejected':
@@ -349,6 +388,12 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       this.status.lastSeq = since;
       this.everConnected = true;
     }
+    // What the agent enforces now: its policy.current follows the inventory; until then, none is known in whole.
+    if (hello.policy) this.status.policy = hello.policy;
+    else delete this.status.policy;
+    if (!hello.policy || hello.policy.id !== this.policy?.policy.id || hello.policy.version !== this.policy.policy.version) this.policy = undefined;
+    if (hello.agent.hostGroups) this.status.hostGroups = [...hello.agent.hostGroups];
+    else delete this.status.hostGroups;
     Object.assign(this.status, {
       host: hello.agent.host,
       hypervisor: `${hello.hypervisor.kind} ${hello.hypervisor.version}`.trim(),

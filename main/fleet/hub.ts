@@ -2,8 +2,8 @@
 // reaches the views in batches of about one frame, plus inventories and per-agent health.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, Vm } from '../../protocol/index.ts';
-import { AgentLink, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions, type LogsQuery } from './agent-link.ts';
+import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, PolicyInForce, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
+import { AgentLink, LogQueryError, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions, type LogsQuery } from './agent-link.ts';
 import { RecentWindow } from './event-window.ts';
 
 /** Finished actions kept in memory for the views' history (the journal keeps every one). */
@@ -23,6 +23,8 @@ export interface HubRecorder {
   events(batch: readonly FeedEvent[]): void;
   actionAsked(rec: ActionRecord): Promise<void>;
   actionStep(step: 'accepted' | 'progress' | 'rejected' | 'result', rec: ActionRecord): void;
+  /** An agent told which signed policy it enforces (after each hello, and whenever it changes). */
+  policySeen?(agentId: string, policy: SignedPolicy): void;
 }
 
 export interface FleetHubOptions {
@@ -50,6 +52,21 @@ export const DEFAULT_HUB_OPTIONS: FleetHubOptions = {
 export interface FleetHubEvents {
   push: [push: CockpitPush];
 }
+
+/** One agent's auto-response policy as this cockpit knows it. */
+export interface AgentPolicy {
+  agentId: string;
+  label: string;
+  link: AgentStatus['link'];
+  hostGroups: string[];
+  /** What its hello (or its last policy.current) says it enforces. */
+  inForce?: PolicyInForce;
+  /** The whole signed policy, once the agent sent it. */
+  policy?: SignedPolicy;
+}
+
+/** How a policy push went on one agent. */
+export type PolicyPushOutcome = { agentId: string; ok: true; inForce: PolicyInForce } | { agentId: string; ok: false; code: string; message: string };
 
 export class FleetHub extends EventEmitter<FleetHubEvents> {
   private readonly links = new Map<string, AgentLink>();
@@ -86,6 +103,7 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       this.window.push(fe);
       this.pending.push(fe);
       this.scheduleBatch();
+      if (event.response) this.onAutomaticRecord(agentId, event);
     });
     link.on('inventory', (vms) => {
       this.inventories.set(agentId, new Map(vms.map((vm) => [vm.id, vm])));
@@ -103,6 +121,13 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       this.emit('push', { type: 'vms', agentId, full: false, vms: [], removed: [vmId] });
     });
     link.on('status', () => this.scheduleStatus());
+    link.on('policy', (policy) => {
+      try {
+        this.options.recorder?.policySeen?.(agentId, policy);
+      } catch {
+        // The recorder says its own failure (the journal's 'failed').
+      }
+    });
     link.on('action', (update) => this.onActionUpdate(agentId, update));
     // After a reconnect, what was asked but not finished goes again under the same request id: the agent
     // answers with what it has (accepted, or the first result) and never runs it twice.
@@ -179,6 +204,63 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     return [...this.actions.values()];
   }
 
+  /** Every configured agent's policy, as far as its hello and policy.current told. */
+  policies(): AgentPolicy[] {
+    return [...this.links.values()].map((link) => {
+      const st = link.snapshotStatus();
+      const policy = link.currentPolicy();
+      return {
+        agentId: st.agentId, label: st.label, link: st.link, hostGroups: st.hostGroups ?? [],
+        ...(st.policy ? { inForce: st.policy } : {}), ...(policy ? { policy } : {}),
+      };
+    });
+  }
+
+  /** Pushes a signed policy to each agent named; each answers for itself (a refusal on one does not stop the others). */
+  async pushPolicy(signed: SignedPolicy, agentIds: readonly string[]): Promise<PolicyPushOutcome[]> {
+    return Promise.all(agentIds.map(async (agentId): Promise<PolicyPushOutcome> => {
+      const link = this.links.get(agentId);
+      if (!link) return { agentId, ok: false, code: 'unknown_agent', message: `No agent "${agentId}" is configured in this cockpit.` };
+      try {
+        return { agentId, ok: true, inForce: await link.setPolicy(signed) };
+      } catch (err) {
+        if (err instanceof LogQueryError) return { agentId, ok: false, code: err.code, message: err.message };
+        throw err;
+      }
+    }));
+  }
+
+  /**
+   * The agent's record of what its policy did (a threat event with a `response`): each step this hub did not follow
+   * live (it was not connected then) becomes an action record, seen in the VM's history and journaled like any other.
+   * Nothing is invented: every field comes from the agent's record.
+   */
+  private onAutomaticRecord(agentId: string, event: ThreatEvent): void {
+    const response = event.response!;
+    for (const step of response.actions) {
+      if (this.actions.has(step.requestId)) continue;
+      const at = step.acceptedAt ?? step.startedAt ?? event.time;
+      const rec: ActionRecord = {
+        requestId: step.requestId, agentId, vmId: event.vmId, kind: step.kind, params: step.params,
+        actor: { name: 'policy', role: 'automatic' }, reason: (event.description ?? event.title).slice(0, 2048), policy: response.provenance,
+        requestedAt: at, phase: step.rejection ? 'rejected' : step.ok ? 'done' : 'failed', ok: step.ok,
+        ...(event.vmName !== undefined ? { vmName: event.vmName } : {}),
+        ...(step.state ? { state: step.state } : {}),
+        ...(step.rejection ? { rejection: step.rejection } : {}),
+        ...(step.error ? { error: step.error } : {}),
+        ...(step.details ? { details: step.details } : {}),
+        ...(step.startedAt ? { startedAt: step.startedAt } : {}),
+        ...(step.finishedAt ? { finishedAt: step.finishedAt } : {}),
+      };
+      if (step.rejection) delete rec.ok;
+      this.actions.set(rec.requestId, rec);
+      this.foreign.add(rec.requestId);
+      this.pushAction(rec);
+      this.record(step.rejection ? 'rejected' : 'result', rec);
+    }
+    this.trimActions();
+  }
+
   private toWire(rec: ActionRecord) {
     return { type: 'action' as const, requestId: rec.requestId, vmId: rec.vmId, kind: rec.kind, params: rec.params, actor: rec.actor, reason: rec.reason };
   }
@@ -191,7 +273,7 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       const vm = this.inventories.get(agentId)?.get(u.vmId);
       rec = {
         requestId: u.requestId, agentId, vmId: u.vmId, kind: u.kind, params: u.params ?? {}, actor: u.actor, reason: u.reason ?? '',
-        requestedAt: u.at, phase: 'sending', ...(vm ? { vmName: vm.name } : {}),
+        requestedAt: u.at, phase: 'sending', ...(vm ? { vmName: vm.name } : {}), ...(u.policy ? { policy: u.policy } : {}),
       };
       this.actions.set(rec.requestId, rec);
       this.foreign.add(rec.requestId);

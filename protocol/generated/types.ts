@@ -39,7 +39,8 @@ export type AgentMessage =
   | ActionProgressMessage
   | ActionResultMessage
   | LogsResultMessage
-  | PolicyAcceptedMessage;
+  | PolicyAcceptedMessage
+  | PolicyCurrentMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -134,6 +135,13 @@ export type Records = LogRecord[];
  */
 export type LogCursor = string;
 /**
+ * terminate: stop the VM (the STIG default for malicious); alert: the event only; forensic-hold: freeze, isolate to the honeypot, seize — only under a documented exception.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyResponse".
+ */
+export type PolicyResponse = 'terminate' | 'alert' | 'forensic-hold';
+/**
  * Any text frame a cockpit sends to an agent.
  */
 export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | LogsQueryMessage | PolicySetMessage;
@@ -144,13 +152,6 @@ export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | Lo
  * @maxItems 16
  */
 export type Sources = [LogSource, ...LogSource[]];
-/**
- * terminate: stop the VM (the STIG default for malicious); alert: the event only; forensic-hold: freeze, isolate to the honeypot, seize — only under a documented exception.
- *
- * This interface was referenced by `SignedPolicy`'s JSON-Schema
- * via the `definition` "PolicyResponse".
- */
-export type PolicyResponse = 'terminate' | 'alert' | 'forensic-hold';
 /**
  * This interface was referenced by `JournalQueryParams`'s JSON-Schema
  * via the `definition` "JournalKind".
@@ -323,6 +324,12 @@ export interface AgentIdentity {
    * The agent software's version.
    */
   version: string;
+  /**
+   * The host groups it belongs to (policy scopes).
+   *
+   * @maxItems 64
+   */
+  hostGroups?: string[];
 }
 export interface HypervisorInfo {
   /**
@@ -379,6 +386,7 @@ export interface ThreatEvent {
   process?: ProcessRef;
   connection?: ConnectionRef;
   file?: FileRef;
+  response?: AutomaticResponse;
   mitre?: MitreRef;
   sensor: SensorRef;
   /**
@@ -411,6 +419,60 @@ export interface FileRef {
   operation?: 'create' | 'write' | 'read' | 'delete' | 'rename' | 'execute' | 'chmod';
   sha256?: string;
   size?: number;
+}
+/**
+ * What the agent's policy did about one event, step by step: the record a cockpit that was not connected reads on its return.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "AutomaticResponse".
+ */
+export interface AutomaticResponse {
+  provenance: PolicyProvenance;
+  /**
+   * @maxItems 8
+   */
+  actions: AutomaticStep[];
+}
+/**
+ * Why the agent's policy acted on its own: the policy and version in force, the rule that decided, and the threat event that triggered it.
+ *
+ * This interface was referenced by `SignedPolicy`'s JSON-Schema
+ * via the `definition` "PolicyProvenance".
+ */
+export interface PolicyProvenance {
+  policyId: PolicyId;
+  version: number;
+  ruleId: PolicyId;
+  /**
+   * base, or the id of the delta the rule came from.
+   */
+  layer: string;
+  response: 'terminate' | 'forensic-hold';
+  /**
+   * The triggering threat event's id on its agent.
+   */
+  eventId: string;
+  exception?: PolicyId;
+  /**
+   * Why a hold that was asked for became terminate (exception expired, out of scope).
+   */
+  fallback?: string;
+}
+export interface AutomaticStep {
+  requestId: RequestId;
+  kind: ActionKind;
+  params: ActionParams;
+  /**
+   * true: done and confirmed by the hypervisor.
+   */
+  ok: boolean;
+  state?: VmState;
+  rejection?: ActionError;
+  error?: ActionError;
+  details?: ActionDetails;
+  acceptedAt?: Timestamp;
+  startedAt?: Timestamp;
+  finishedAt?: Timestamp;
 }
 /**
  * The MITRE ATT&CK technique, where known.
@@ -536,6 +598,7 @@ export interface ActionAcceptedMessage {
    */
   reason?: string;
   params?: ActionParams;
+  policy?: PolicyProvenance;
 }
 /**
  * Agent → cockpit: the action will not run, and why, in a sentence a responder can act on.
@@ -653,56 +716,10 @@ export interface PolicyAcceptedMessage {
   policy: PolicyInForce;
 }
 /**
- * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
+ * Agent → cockpit: the whole signed policy it enforces, sent after the inventory when one is in force and to every cockpit whenever it changes, so each can show it and judge its compliance.
  */
-export interface SubscribeMessage {
-  type: 'subscribe';
-  id?: MessageId;
-  since: SeqOrZero;
-}
-/**
- * Cockpit → agent: act on a VM. Sending the same requestId again never runs it twice: the agent answers with what it has (accepted, or the first result).
- */
-export interface ActionMessage {
-  type: 'action';
-  id?: MessageId;
-  requestId: RequestId;
-  vmId: VmId;
-  kind: ActionKind;
-  params: ActionParams;
-  actor: Actor;
-  /**
-   * Why; required to be non-empty for terminate and seize.
-   */
-  reason: string;
-}
-/**
- * Cockpit → agent: the log records that match, newest first, one page at a time. The agent answers logs.result with ref = id, or an error with ref = id.
- */
-export interface LogsQueryMessage {
-  type: 'logs.query';
-  id: MessageId;
-  vmId?: VmId;
-  sources?: Sources;
-  from?: Timestamp;
-  to?: Timestamp;
-  /**
-   * Only records whose message, app, host or msgid contains this, ignoring case.
-   */
-  text?: string;
-  severityAtMost?: SyslogSeverity;
-  /**
-   * Most records in the answer (default 200).
-   */
-  limit?: number;
-  before?: LogCursor;
-}
-/**
- * Cockpit → agent: enforce this signed policy. Answered policy.accepted, or error (ref = id) when unsigned, signed by an untrusted key, invalid or older than the one in force.
- */
-export interface PolicySetMessage {
-  type: 'policy.set';
-  id?: MessageId;
+export interface PolicyCurrentMessage {
+  type: 'policy.current';
   policy: SignedPolicy;
 }
 /**
@@ -843,6 +860,59 @@ export interface PolicySignature {
   value: string;
 }
 /**
+ * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
+ */
+export interface SubscribeMessage {
+  type: 'subscribe';
+  id?: MessageId;
+  since: SeqOrZero;
+}
+/**
+ * Cockpit → agent: act on a VM. Sending the same requestId again never runs it twice: the agent answers with what it has (accepted, or the first result).
+ */
+export interface ActionMessage {
+  type: 'action';
+  id?: MessageId;
+  requestId: RequestId;
+  vmId: VmId;
+  kind: ActionKind;
+  params: ActionParams;
+  actor: Actor;
+  /**
+   * Why; required to be non-empty for terminate and seize.
+   */
+  reason: string;
+}
+/**
+ * Cockpit → agent: the log records that match, newest first, one page at a time. The agent answers logs.result with ref = id, or an error with ref = id.
+ */
+export interface LogsQueryMessage {
+  type: 'logs.query';
+  id: MessageId;
+  vmId?: VmId;
+  sources?: Sources;
+  from?: Timestamp;
+  to?: Timestamp;
+  /**
+   * Only records whose message, app, host or msgid contains this, ignoring case.
+   */
+  text?: string;
+  severityAtMost?: SyslogSeverity;
+  /**
+   * Most records in the answer (default 200).
+   */
+  limit?: number;
+  before?: LogCursor;
+}
+/**
+ * Cockpit → agent: enforce this signed policy. Answered policy.accepted, or error (ref = id) when unsigned, signed by an untrusted key, invalid or older than the one in force.
+ */
+export interface PolicySetMessage {
+  type: 'policy.set';
+  id?: MessageId;
+  policy: SignedPolicy;
+}
+/**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
  */
 export interface ActRequest {
@@ -870,6 +940,7 @@ export interface ActionRecord {
   params: ActionParams;
   actor: Actor;
   reason: string;
+  policy?: PolicyProvenance;
   requestedAt: Timestamp;
   /**
    * sending: asked, not yet acknowledged (it is re-sent with the same request id after a reconnect).
@@ -904,6 +975,13 @@ export interface AgentStatus {
    * @maxItems 16
    */
   actions?: ActionKind[];
+  /**
+   * The host groups the agent's hello named (policy scopes).
+   *
+   * @maxItems 64
+   */
+  hostGroups?: string[];
+  policy?: PolicyInForce;
   rttMs?: number;
   lastSeq: SeqOrZero;
   agentLatestSeq?: SeqOrZero;
@@ -1128,6 +1206,66 @@ export interface CockpitLogsQuery {
    */
   limit?: number;
   before?: LogCursor;
+}
+/**
+ * Main → renderer: the result of 'policy.push': the signed policy and how each agent answered.
+ */
+export interface CockpitPolicyPushResult {
+  signed: SignedPolicy;
+  /**
+   * @maxItems 1024
+   */
+  outcomes: PolicyPushOutcome[];
+}
+export interface PolicyPushOutcome {
+  agentId: AgentId;
+  ok: boolean;
+  inForce?: PolicyInForce;
+  code?: string;
+  message?: string;
+}
+/**
+ * Renderer → main: the parameters of 'policy.push': sign this policy with the responder's key, journal it, and push it to these agents.
+ */
+export interface CockpitPolicyPush {
+  policy: Policy;
+  /**
+   * @minItems 1
+   * @maxItems 1024
+   */
+  agentIds: [AgentId, ...AgentId[]];
+  /**
+   * Why: journaled with the change.
+   */
+  reason: string;
+}
+/**
+ * Main → renderer: the result of 'policy.status': each configured agent's auto-response policy as its hello and policy.current told, and the key this cockpit signs policies with.
+ */
+export interface CockpitPolicyStatus {
+  /**
+   * @maxItems 1024
+   */
+  agents: AgentPolicy[];
+  signer: PolicySigner;
+}
+export interface AgentPolicy {
+  agentId: AgentId;
+  label: string;
+  link: 'connecting' | 'connected' | 'disconnected' | 'unauthorized' | 'failed';
+  /**
+   * @maxItems 64
+   */
+  hostGroups: string[];
+  inForce?: PolicyInForce;
+  policy?: SignedPolicy;
+}
+/**
+ * This cockpit's responder key: agents that trust it (--policy-key with this PEM) accept the policies it pushes.
+ */
+export interface PolicySigner {
+  keyId: KeyFingerprint;
+  publicKeyPem: string;
 }
 export interface EventsPush {
   type: 'events';

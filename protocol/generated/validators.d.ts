@@ -16,3 +16,6 @@ export declare const validateJournalPage: ValidateFunction;
 export declare const validateJournalHealth: ValidateFunction;
 export declare const validateCockpitLogsQuery: ValidateFunction;
 export declare const validateCockpitLogsPage: ValidateFunction;
+export declare const validateCockpitPolicyStatus: ValidateFunction;
+export declare const validateCockpitPolicyPush: ValidateFunction;
+export declare const validateCockpitPolicyPushResult: ValidateFunction;

@@ -98,11 +98,11 @@ export async function startAgentProcess(o: AgentProcessOptions): Promise<Running
   return { ...p, url: String(p.ready.url) };
 }
 
-/** Polls until check() is truthy, or fails with the message after timeoutMs. */
-export async function waitFor<T>(check: () => T | undefined | false, message: string, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+/** Polls until check() is (or resolves to) something truthy, or fails with the message after timeoutMs. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, message: string, timeoutMs = 15_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`Timed out: ${message}`);
     await new Promise((r) => setTimeout(r, everyMs));

@@ -73,6 +73,8 @@ export const EXAMPLES: readonly ExampleSpec[] = [
   { file: 'wire/logs-result.json', schema: 'wire/logs-result.schema.json', roots: ['agent'] },
   { file: 'wire/policy-set.json', schema: 'wire/policy-set.schema.json', roots: ['client'] },
   { file: 'wire/policy-accepted.json', schema: 'wire/policy-accepted.schema.json', roots: ['agent'] },
+  { file: 'wire/policy-current.json', schema: 'wire/policy-current.schema.json', roots: ['agent'] },
+  { file: 'wire/event-policy-terminate.json', schema: 'wire/event.schema.json', roots: ['agent'] },
   { file: 'wire/error-bad-query.json', schema: 'wire/error.schema.json', roots: ['agent'] },
   { file: 'cockpit/push-events.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
   { file: 'cockpit/push-agents.json', schema: 'cockpit/push.schema.json', roots: ['push'] },

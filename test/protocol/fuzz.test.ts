@@ -13,7 +13,7 @@ const KNOWN_CODES = new Set(['bad_json', 'bad_message', 'unknown_type', 'too_lar
 /** The message types each entry point knows (the snapshot has no type); any other string type is unknown_type. */
 const KNOWN_TYPES: Record<Root, readonly string[] | undefined> = {
   agent: ['hello', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error', 'action.accepted', 'action.rejected',
-    'action.progress', 'action.result', 'logs.result', 'policy.accepted'],
+    'action.progress', 'action.result', 'logs.result', 'policy.accepted', 'policy.current'],
   client: ['subscribe', 'error', 'action', 'logs.query', 'policy.set'],
   push: ['events', 'agents', 'vms', 'action'],
   snapshot: undefined,

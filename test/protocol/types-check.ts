@@ -147,7 +147,7 @@ export type TheCheckCatchesDrift = [
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
   Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
-    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted'>>,
+    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted' | 'policy.current'>>,
   Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set'>>,
   Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
@@ -173,6 +173,7 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'action.result':
     case 'logs.result':
     case 'policy.accepted':
+    case 'policy.current':
       return undefined;
     default: {
       const never: never = m;

@@ -101,6 +101,15 @@ test('the sim agent terminates a VM on a malicious event with no cockpit; one co
   assert.ok(trigger.seq < record.seq);
   const requestId = policyRequestId(trigger.event.id, 'terminate');
   assert.ok(record.event.description!.includes(requestId));
+  // The same in structure, for a cockpit to journal each step as an action.
+  assert.deepEqual(record.event.response?.provenance, { policyId: 'soc-stig', version: 2, ruleId: 'terminate-malicious', layer: 'base', response: 'terminate', eventId: trigger.event.id });
+  assert.equal(record.event.response.actions.length, 1);
+  const step = record.event.response.actions[0]!;
+  assert.equal(step.requestId, requestId);
+  assert.equal(step.kind, 'terminate');
+  assert.equal(step.ok, true);
+  assert.equal(step.state, 'terminated');
+  assert.ok(step.startedAt && step.finishedAt && step.startedAt <= step.finishedAt);
 
   // The same request id again, as a cockpit would ask for the outcome: the first result, never a second run.
   cockpit.send({ type: 'action', requestId, vmId: vm.id, kind: 'terminate', params: {}, actor: { name: 'alice' }, reason: 'what did the policy do?' });
