@@ -16,8 +16,10 @@ import { cellText } from '../text/visible.ts';
 import { JournalView } from './journal/JournalView.tsx';
 import type { JournalForm } from './journal/journal-model.ts';
 import { ViewContext, type MainView, type ViewControls } from './view-context.tsx';
+import { PolicyView } from './policy/PolicyView.tsx';
+import { AutomaticAlert } from './policy/AutomaticAlert.tsx';
 
-/** Feed commands that move in or act on the live feed: off while the journal fills the middle. */
+/** Feed commands that move in or act on the live feed: off while another view fills the middle. */
 const FEED_ONLY = new Set<FeedCommand>(['up', 'down', 'page-up', 'page-down', 'newest', 'oldest', 'open-detail', 'focus-search', 'toggle-follow', 'clear-search', 'leave-search', 'back-to-list']);
 
 export function App() {
@@ -41,6 +43,7 @@ function Screen() {
     view,
     showFeed: () => setView({ kind: 'feed' }),
     showJournal: (initial?: Partial<JournalForm>) => setView({ kind: 'journal', ...(initial ? { initial } : {}), opened: Date.now() }),
+    showPolicy: () => setView({ kind: 'policy' }),
   }), [view]);
   const viewRef = useRef(view);
   viewRef.current = view;
@@ -93,16 +96,17 @@ function Screen() {
     };
     const onKeyDown = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.isComposing) return;
-      // Alt+1 the live feed, Alt+2 the journal (a dialog keeps every key).
-      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2') && targetOf(e.target) !== 'dialog') {
+      // Alt+1 the live feed, Alt+2 the journal, Alt+3 the policy (a dialog keeps every key).
+      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2' || e.key === '3') && targetOf(e.target) !== 'dialog') {
         e.preventDefault();
         if (e.key === '1') setView({ kind: 'feed' });
+        else if (e.key === '3') setView({ kind: 'policy' });
         else if (viewRef.current.kind !== 'journal') setView({ kind: 'journal', opened: Date.now() });
         return;
       }
       const command = commandForKey(e, targetOf(e.target));
       if (command === null) return;
-      if (viewRef.current.kind === 'journal' && FEED_ONLY.has(command)) return;
+      if (viewRef.current.kind !== 'feed' && FEED_ONLY.has(command)) return;
       e.preventDefault();
       run(command);
     };
@@ -118,8 +122,10 @@ function Screen() {
           <nav className="views" aria-label="Views">
             <button type="button" aria-pressed={view.kind === 'feed'} onClick={controls.showFeed} title="The live threat feed (Alt+1)" data-testid="view-feed">Live feed</button>
             <button type="button" aria-pressed={view.kind === 'journal'} onClick={() => controls.showJournal()} title="Everything recorded: search, timeline, verification (Alt+2)" data-testid="view-journal">Journal</button>
+            <button type="button" aria-pressed={view.kind === 'policy'} onClick={controls.showPolicy} title="Auto-response policy: STIG SV-95141r1 compliance, exceptions, editor (Alt+3)" data-testid="view-policy">Policy</button>
           </nav>
           <LinkBanner />
+          <AutomaticAlert />
         </header>
         <FleetSidebar />
         {view.kind === 'feed' ? (
@@ -127,9 +133,13 @@ function Screen() {
             <FilterBar searchRef={searchRef} />
             <ThreatFeed gridRef={gridRef} onOpenDetail={openDetail} />
           </main>
-        ) : (
+        ) : view.kind === 'journal' ? (
           <main className="feed" aria-label="Journal">
             <JournalView key={view.opened} {...(view.initial ? { initial: view.initial } : {})} />
+          </main>
+        ) : (
+          <main className="feed" aria-label="Policy">
+            <PolicyView />
           </main>
         )}
         <EventDetail ref={detailRef} />
