@@ -270,8 +270,15 @@ export class QemuDriver implements Driver {
     const net = e.vm.networks?.[0];
     const home = net?.bridge ?? e.homeBridge;
     const production = this.plan(home, nic);
-    ctx.progress('probe', `Checking that ${production.bridge} reaches ${e.vm.name} before isolating it`, 0.1);
-    const before = await this.probe(production, 'reach');
+    // A paused guest (a forensic hold freezes first) answers no probe: the probes would only wait out their time.
+    const status = await m.status();
+    const paused: ProbeOutcome | undefined = status.running ? undefined : {
+      ran: false, reached: false, sent: 0, received: 0, ms: 0,
+      error: `QEMU reports ${e.vm.name} ${status.status}, so it answers no probe on any network; the link and bridge checks stand alone`,
+    };
+    const probe = (plan: ProbePlan, want: 'reach' | 'silence') => (paused ? Promise.resolve(paused) : this.probe(plan, want));
+    ctx.progress('probe', paused ? `${e.vm.name} is ${status.status}: no probe before isolating it` : `Checking that ${production.bridge} reaches ${e.vm.name} before isolating it`, 0.1);
+    const before = await probe(production, 'reach');
     ctx.signal.throwIfAborted();
     let checks: IsolationCheck[];
     if (mode === 'cut') {
@@ -281,7 +288,7 @@ export class QemuDriver implements Driver {
       e.linkDownAckAt = ackAt;
       this.setNetwork(e, { link: 'down' });
       ctx.progress('verify', 'Checking the isolation: link state, bridge membership, a probe from the production side', 0.6);
-      const [info, after] = await Promise.all([readLink(tap), this.probe(production, 'silence')]);
+      const [info, after] = await Promise.all([readLink(tap), probe(production, 'silence')]);
       checks = [
         linkCheck(nic.name, e.vm.name, false, ackAt),
         bridgeCheck(nic.name, e.vm.name, tap, info, home ?? null),
@@ -293,7 +300,7 @@ export class QemuDriver implements Driver {
       await attachToBridge(tap, quarantine);
       const honeypot = this.plan(quarantine, nic);
       ctx.progress('verify', 'Checking the isolation: bridge membership, a probe from the production side and one from the honeypot side', 0.6);
-      const [info, after, there] = await Promise.all([readLink(tap), this.probe(production, 'silence'), this.probe(honeypot, 'reach')]);
+      const [info, after, there] = await Promise.all([readLink(tap), probe(production, 'silence'), probe(honeypot, 'reach')]);
       this.setNetwork(e, { bridge: info instanceof Error ? quarantine : info.master ?? undefined });
       if (!(info instanceof Error) && info.master !== quarantine) {
         throw new ActionFailure('not_confirmed', `After moving it, the kernel shows the tap ${tap} of ${e.vm.name} on ${info.master ?? 'no bridge'}, not on ${quarantine}: it is not in the honeypot network. Check the host's bridges.`);

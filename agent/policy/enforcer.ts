@@ -109,7 +109,7 @@ export class PolicyEnforcer {
       if (event.sensor.kind === 'policy' || this.acting.has(event.vmId)) continue;
       const vm = this.options.driver.getVm(event.vmId);
       if (!vm || AT_REST.has(vm.state)) continue; // the host itself, a VM gone, or one that runs nothing more
-      const decision = evaluate(signed.policy, event, { agentId: this.options.agentId, hostGroups: this.options.hostGroups, vmTags: vm.tags ?? [] }, this.now());
+      const decision = this.decide(signed, event, vm);
       if (decision.response === 'none') continue;
       if (decision.response === 'alert') {
         this.options.note(`policy ${signed.policy.id} v${signed.policy.version} rule ${decision.ruleId}: alert only for event ${printable(event.id)} on ${printable(vm.name)}.`);
@@ -124,6 +124,27 @@ export class PolicyEnforcer {
         });
       this.pending.add(run);
     }
+  }
+
+  private memo = new Map<string, PolicyDecision>();
+  private memoFor: SignedPolicy | undefined;
+  private memoUntil = Infinity;
+  /** evaluate() depends only on these fields of the event, the VM's tags and (through exception expiry) the clock. */
+  private decide(signed: SignedPolicy, event: ThreatEvent, vm: Vm): PolicyDecision {
+    const now = this.now();
+    if (this.memoFor !== signed || now >= this.memoUntil || this.memo.size >= 10_000) {
+      this.memo.clear();
+      this.memoFor = signed;
+      const expiries = (signed.policy.exceptions ?? []).map((e) => Date.parse(e.expiresAt)).filter((t) => t > now);
+      this.memoUntil = expiries.length ? Math.min(...expiries) : Infinity;
+    }
+    const key = `${event.verdict}\u0000${event.severity}\u0000${event.category}\u0000${event.sensor.id}\u0000${event.sensor.kind}\u0000${event.mitre?.techniqueId ?? ''}\u0000${(vm.tags ?? []).join('\u0001')}`;
+    let d = this.memo.get(key);
+    if (!d) {
+      d = evaluate(signed.policy, event, { agentId: this.options.agentId, hostGroups: this.options.hostGroups, vmTags: vm.tags ?? [] }, now);
+      this.memo.set(key, d);
+    }
+    return d;
   }
 
   /** Waits for the responses under way (they end when the runner closes). */
