@@ -1,10 +1,11 @@
 // The cockpit API's implementation in main: both shells (Electron IPC, the browser shell's WebSocket) hand
 // every call here, already checked for sender, and forward the pushes. Plain Node, no electron.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { checkActRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
+import { checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
 import { checkPolicy } from '../protocol/policy.ts';
 import { keyFingerprint, signPolicy } from '../agent/policy/signing.ts';
 import { changeEntry } from './journal/entries.ts';
+import { ConsoleError, type ConsoleHub } from './console/console-hub.ts';
 import { isCockpitMethod, type CockpitCalls, type CockpitMethod } from '../protocol/cockpit-api.ts';
 import { LogQueryError } from './fleet/agent-link.ts';
 import { HubError, type FleetHub } from './fleet/hub.ts';
@@ -33,6 +34,13 @@ const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undef
     const checked = checkCockpitPolicyPush(p);
     return checked.ok ? undefined : checked.error.message;
   },
+  'console.open': by(checkCockpitConsoleOpen),
+  'console.input': by(checkCockpitConsoleInput),
+  'console.resize': by(checkCockpitConsoleResize),
+  'console.ack': by(checkCockpitConsoleAck),
+  'console.close': by(checkCockpitConsoleClose),
+  'console.recordings': by(checkCockpitConsoleRecordingsQuery),
+  'console.recording': by(checkCockpitConsoleRecordingQuery),
   'logs.query': (p) => {
     const checked = checkCockpitLogsQuery(p);
     return checked.ok ? undefined : checked.error.message;
@@ -55,7 +63,14 @@ export class CockpitService {
    * without one (some tests), the journal calls answer `no_journal`. signer: the responder's Ed25519 key, which signs
    * the policies this cockpit pushes (the journal's key); without one, policy.push answers `no_signer`.
    */
-  constructor(private readonly hub: FleetHub, private readonly actor: Actor = { name: 'responder' }, private readonly journal?: JournalHost, private readonly signer?: KeyObject) {
+  constructor(
+    private readonly hub: FleetHub,
+    private readonly actor: Actor = { name: 'responder' },
+    private readonly journal?: JournalHost,
+    private readonly signer?: KeyObject,
+    /** The consoles; without it (some tests), the console calls answer `no_console`. */
+    private readonly consoles?: ConsoleHub,
+  ) {
     this.handlers = {
       snapshot: () => this.hub.snapshot(),
       act: async (req) => ({ requestId: (await this.hub.act(req, this.actor)).requestId }),
@@ -67,6 +82,18 @@ export class CockpitService {
       'journal.status': () => this.journalOf().status() as Promise<JournalHealth>,
       'policy.status': () => this.policyStatus(),
       'policy.push': (p) => this.pushPolicy(p),
+      'console.open': (p) => this.consolesOf().open(p, this.actor),
+      'console.input': (p) => { this.consolesOf().input(p.sessionId, p.data); return {}; },
+      'console.resize': (p) => { this.consolesOf().resize(p.sessionId, p.cols, p.rows); return {}; },
+      'console.ack': (p) => { this.consolesOf().ack(p.sessionId, p.bytes); return {}; },
+      'console.close': (p) => { this.consolesOf().close(p.sessionId); return {}; },
+      'console.recordings': (p) => ({
+        recordings: this.consolesOf().recordings(p).map((m) => ({
+          recordingId: m.recordingId, agentId: m.agentId, vmId: m.vmId, actor: m.actor, startedAt: m.startedAt, bytes: m.bytes,
+          ...(m.endedAt ? { endedAt: m.endedAt } : {}), ...(m.sha256 ? { sha256: m.sha256 } : {}),
+        })),
+      }),
+      'console.recording': (p) => ({ recordingId: p.recordingId, cast: this.consolesOf().recording(p.recordingId) }),
       'journal.verify': async () => {
         const j = this.journalOf();
         await j.verify();
@@ -106,6 +133,11 @@ export class CockpitService {
     return { signed, outcomes };
   }
 
+  private consolesOf(): ConsoleHub {
+    if (!this.consoles) throw new CockpitCallError('no_console', 'This cockpit runs without consoles.');
+    return this.consoles;
+  }
+
   private signerOf(): KeyObject {
     if (!this.signer) throw new CockpitCallError('no_signer', 'This cockpit has no responder key to sign policies with.');
     return this.signer;
@@ -126,15 +158,26 @@ export class CockpitService {
     try {
       return await this.handlers[method](params as never);
     } catch (err) {
-      if (err instanceof HubError || err instanceof JournalError || err instanceof LogQueryError) throw new CockpitCallError(err.code, err.message);
+      if (err instanceof HubError || err instanceof JournalError || err instanceof LogQueryError || err instanceof ConsoleError) throw new CockpitCallError(err.code, err.message);
       throw err;
     }
   }
 
   onPush(listener: (push: CockpitPush) => void): () => void {
     this.hub.on('push', listener);
-    return () => this.hub.off('push', listener);
+    this.consoles?.on('push', listener);
+    return () => {
+      this.hub.off('push', listener);
+      this.consoles?.off('push', listener);
+    };
   }
+}
+
+function by(check: (p: unknown) => { ok: true } | { ok: false; error: { message: string } }): (p: unknown) => string | undefined {
+  return (p) => {
+    const checked = check(p);
+    return checked.ok ? undefined : checked.error.message;
+  };
 }
 
 function noParams(p: unknown): string | undefined {

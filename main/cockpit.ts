@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { CockpitService } from './cockpit-service.ts';
 import { FleetHub, type FleetHubOptions, type HubRecorder } from './fleet/hub.ts';
 import type { Actor, FeedEvent } from '../protocol/index.ts';
-import { actionEntry, changeEntry, custodyEntry, eventEntry, loadOrCreateKeyFile } from './journal/index.ts';
+import { actionEntry, changeEntry, consoleEntry, custodyEntry, eventEntry, loadOrCreateKeyFile } from './journal/index.ts';
+import { ConsoleHub } from './console/console-hub.ts';
 import { canonicalJson } from './journal/canonical.ts';
 import { JournalHost } from './journal/host.ts';
 import { SyslogExporter } from './export/syslog-export.ts';
@@ -37,6 +38,8 @@ export interface Cockpit {
   journal: JournalHost;
   /** Sends threat events on to the SOC's collector, when settings name one. */
   exporter: SyslogExporter | undefined;
+  /** The consoles open in the views, each recorded (asciicast) and journaled. */
+  consoles: ConsoleHub;
   /** Stops the agents' links and the lab, then writes and signs the journal's last records. */
   close(): Promise<void>;
 }
@@ -138,13 +141,22 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
     hub.addAgent(lab.endpoint);
   }
   for (const e of endpoints) hub.addAgent(e);
+  const consoles = new ConsoleHub(hub, join(opts.dataDir, 'recordings'), {
+    opened: (session, who) => journal.append([consoleEntry('opened', { sessionId: session.sessionId, agentId: session.agentId, vmId: session.vmId, actor: who, ...(session.readOnly ? { reason: `read-only: ${session.reason ?? 'asked'}` } : {}) })]),
+    closed: (session, who, rec, reason) => journal.append([consoleEntry('closed', {
+      sessionId: session.sessionId, agentId: session.agentId, vmId: session.vmId, actor: who, reason,
+      recording: { sha256: rec.sha256 ?? '', bytes: rec.bytes, path: `recordings/${rec.recordingId}.cast` },
+    })]),
+  });
   return {
     hub,
-    service: new CockpitService(hub, actor, journal, key),
+    service: new CockpitService(hub, actor, journal, key, consoles),
+    consoles,
     lab,
     journal,
     exporter: exporter?.exporter,
     async close() {
+      consoles.closeAll('The cockpit is stopping.');
       hub.close();
       lab?.stop();
       await Promise.all([journal.close(), exporter?.exporter.close()]);

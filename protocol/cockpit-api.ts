@@ -1,7 +1,7 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { ActRequest, ActResult, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
+import type { ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
@@ -21,10 +21,23 @@ export interface CockpitCalls {
   'policy.status': { params: Record<string, never>; result: CockpitPolicyStatus };
   /** Signs a policy with the responder's key, journals it durably, then pushes it to the agents named. */
   'policy.push': { params: CockpitPolicyPush; result: CockpitPolicyPushResult };
+  /** Attaches a console to a VM through its agent; output arrives as `console` pushes, recorded from the first byte. */
+  'console.open': { params: CockpitConsoleOpen; result: ConsoleSession };
+  /** What the responder typed into a session (refused on a read-only one). */
+  'console.input': { params: CockpitConsoleInput; result: CockpitOk };
+  'console.resize': { params: CockpitConsoleResize; result: CockpitOk };
+  /** The terminal drew this many more bytes of the session's output: flow control (main pauses the agent's stream). */
+  'console.ack': { params: CockpitConsoleAck; result: CockpitOk };
+  'console.close': { params: CockpitConsoleClose; result: CockpitOk };
+  /** The recorded sessions (of one VM, or all), newest first. */
+  'console.recordings': { params: CockpitConsoleRecordingsQuery; result: CockpitConsoleRecordings };
+  /** One recording as asciicast v2 text, to replay. */
+  'console.recording': { params: CockpitConsoleRecordingQuery; result: CockpitConsoleRecording };
 }
 
 export type CockpitMethod = keyof CockpitCalls;
-export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query', 'policy.status', 'policy.push'];
+export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query', 'policy.status', 'policy.push',
+  'console.open', 'console.input', 'console.resize', 'console.ack', 'console.close', 'console.recordings', 'console.recording'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

@@ -10,6 +10,17 @@ import {
   validateCockpitSnapshot,
   validateCockpitLogsPage,
   validateCockpitPolicyPush,
+  validateCockpitConsoleOpen,
+  validateCockpitConsoleSession,
+  validateCockpitConsoleInput,
+  validateCockpitConsoleResize,
+  validateCockpitConsoleAck,
+  validateCockpitConsoleClose,
+  validateCockpitConsoleRecordings,
+  validateCockpitConsoleRecordingsQuery,
+  validateCockpitConsoleRecording,
+  validateCockpitConsoleRecordingQuery,
+  validateCockpitOk,
   validateCockpitPolicyPushResult,
   validateCockpitPolicyStatus,
   validateCockpitLogsQuery,
@@ -31,6 +42,17 @@ import type {
   ErrorMessage,
   CockpitLogsPage,
   CockpitPolicyPush,
+  CockpitConsoleAck,
+  CockpitConsoleClose,
+  CockpitConsoleInput,
+  CockpitConsoleOpen,
+  CockpitConsoleRecording,
+  CockpitConsoleRecordingQuery,
+  CockpitConsoleRecordings,
+  CockpitConsoleRecordingsQuery,
+  CockpitConsoleResize,
+  CockpitOk,
+  ConsoleSession,
   CockpitPolicyPushResult,
   CockpitPolicyStatus,
   CockpitLogsQuery,
@@ -74,6 +96,17 @@ export const checkCockpitLogsQuery = checker<CockpitLogsQuery>(validateCockpitLo
 export const checkCockpitLogsPage = checker<CockpitLogsPage>(validateCockpitLogsPage, 'page of logs');
 export const checkCockpitPolicyStatus = checker<CockpitPolicyStatus>(validateCockpitPolicyStatus, 'policy status');
 export const checkCockpitPolicyPush = checker<CockpitPolicyPush>(validateCockpitPolicyPush, 'policy push');
+export const checkCockpitConsoleOpen = checker<CockpitConsoleOpen>(validateCockpitConsoleOpen, 'console open');
+export const checkCockpitConsoleSession = checker<ConsoleSession>(validateCockpitConsoleSession, 'console session');
+export const checkCockpitConsoleInput = checker<CockpitConsoleInput>(validateCockpitConsoleInput, 'console input');
+export const checkCockpitConsoleResize = checker<CockpitConsoleResize>(validateCockpitConsoleResize, 'console resize');
+export const checkCockpitConsoleAck = checker<CockpitConsoleAck>(validateCockpitConsoleAck, 'console acknowledgement');
+export const checkCockpitConsoleClose = checker<CockpitConsoleClose>(validateCockpitConsoleClose, 'console close');
+export const checkCockpitConsoleRecordings = checker<CockpitConsoleRecordings>(validateCockpitConsoleRecordings, 'list of recordings');
+export const checkCockpitConsoleRecordingsQuery = checker<CockpitConsoleRecordingsQuery>(validateCockpitConsoleRecordingsQuery, 'recordings query');
+export const checkCockpitConsoleRecording = checker<CockpitConsoleRecording>(validateCockpitConsoleRecording, 'console recording');
+export const checkCockpitConsoleRecordingQuery = checker<CockpitConsoleRecordingQuery>(validateCockpitConsoleRecordingQuery, 'recording query');
+export const checkCockpitOk = checker<CockpitOk>(validateCockpitOk, 'answer');
 export const checkCockpitPolicyPushResult = checker<CockpitPolicyPushResult>(validateCockpitPolicyPushResult, 'answer to a policy push');
 
 /** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */

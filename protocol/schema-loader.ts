@@ -29,6 +29,17 @@ export const ROOT_VALIDATORS = {
   validateCockpitPolicyStatus: SCHEMA_BASE + 'cockpit/policy-status.schema.json',
   validateCockpitPolicyPush: SCHEMA_BASE + 'cockpit/policy-push.schema.json',
   validateCockpitPolicyPushResult: SCHEMA_BASE + 'cockpit/policy-push-result.schema.json',
+  validateCockpitConsoleOpen: SCHEMA_BASE + 'cockpit/console-open.schema.json',
+  validateCockpitConsoleSession: SCHEMA_BASE + 'cockpit/console-session.schema.json',
+  validateCockpitConsoleInput: SCHEMA_BASE + 'cockpit/console-input.schema.json',
+  validateCockpitConsoleResize: SCHEMA_BASE + 'cockpit/console-resize.schema.json',
+  validateCockpitConsoleAck: SCHEMA_BASE + 'cockpit/console-ack.schema.json',
+  validateCockpitConsoleClose: SCHEMA_BASE + 'cockpit/console-close.schema.json',
+  validateCockpitConsoleRecordings: SCHEMA_BASE + 'cockpit/console-recordings.schema.json',
+  validateCockpitConsoleRecordingsQuery: SCHEMA_BASE + 'cockpit/console-recordings-query.schema.json',
+  validateCockpitConsoleRecording: SCHEMA_BASE + 'cockpit/console-recording.schema.json',
+  validateCockpitConsoleRecordingQuery: SCHEMA_BASE + 'cockpit/console-recording-query.schema.json',
+  validateCockpitOk: SCHEMA_BASE + 'cockpit/empty-result.schema.json',
 } as const;
 
 export function loadSchemas(dir = SCHEMA_DIR): object[] {

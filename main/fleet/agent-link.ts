@@ -18,6 +18,8 @@ import {
   type ErrorMessage,
   type HelloMessage,
   type LogsQueryMessage,
+  type ConsoleOpenedMessage,
+  type ConsoleOpenMessage,
   type PolicyAcceptedMessage,
   type PolicyInForce,
   type SignedPolicy,
@@ -27,6 +29,7 @@ import {
   type Vm,
 } from '../../protocol/index.ts';
 import { Backoff } from './backoff.ts';
+import { decodeFrame, encodeFrame, FRAME_KIND, MAX_BINARY_FRAME_BYTES } from '../../protocol/binary-frames.ts';
 
 export interface AgentEndpoint {
   /** The id the cockpit knows this agent by; the agent's hello must carry the same id. */
@@ -58,6 +61,10 @@ export interface AgentLinkEvents {
   'vm.removed': [vmId: string];
   /** The agent's whole signed policy in force (policy.current), after a hello and whenever it changes. */
   policy: [policy: SignedPolicy];
+  /** Bytes of a console stream this link opened (binary frame 0x01), in order. */
+  'console.data': [stream: number, bytes: Buffer];
+  /** A console stream ended: the agent said so, or the connection dropped (every open stream ends with it). */
+  'console.closed': [stream: number, reason: string];
   status: [];
 }
 
@@ -81,7 +88,7 @@ export class LogQueryError extends Error {
 }
 
 /** The answers a request waits for, matched by ref. */
-type Answer = LogsResultMessage | PolicyAcceptedMessage;
+type Answer = LogsResultMessage | PolicyAcceptedMessage | ConsoleOpenedMessage;
 
 interface PendingRequest {
   expects: Answer['type'];
@@ -104,6 +111,9 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   private readonly requests = new Map<string, PendingRequest>();
   private requestCounter = 0;
   private policy: SignedPolicy | undefined;
+  /** Console streams open on the current connection (odd ids: the cockpit picks them). */
+  private readonly streams = new Set<number>();
+  private nextStream = 1;
 
   constructor(readonly endpoint: AgentEndpoint, private readonly opts: AgentLinkOptions) {
     super();
@@ -151,6 +161,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     this.ws?.terminate();
     this.ws = undefined;
     this.failRequests('link_lost', 'The connection to the agent was closed before it answered.');
+    this.closeStreams('The cockpit closed its connection to the agent.');
     this.setLink('disconnected');
   }
 
@@ -175,8 +186,65 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     return answer.policy;
   }
 
+  /**
+   * Attaches to a VM's console: resolves once the agent answered console.opened (its bytes then come as
+   * 'console.data' with the stream id), or rejects with the agent's error or the link's.
+   */
+  async openConsole(o: Omit<ConsoleOpenMessage, 'type' | 'id' | 'stream'>): Promise<ConsoleOpenedMessage> {
+    if (this.status.link === 'connected' && !this.hello?.capabilities.includes('console')) {
+      throw new LogQueryError('unsupported', `${this.endpoint.label} offers no console (its hello does not say "console").`);
+    }
+    const stream = this.nextStream;
+    this.nextStream = this.nextStream >= 0xfffffffd ? 1 : this.nextStream + 2;
+    this.streams.add(stream);
+    try {
+      return await this.request({ ...o, type: 'console.open', stream }, 'console.opened', 'the console', 15_000) as ConsoleOpenedMessage;
+    } catch (err) {
+      this.streams.delete(stream);
+      throw err;
+    }
+  }
+
+  /** Input for a stream (binary frame 0x02); false when the stream or the link is gone. */
+  consoleInput(stream: number, bytes: Uint8Array): boolean {
+    if (!this.streams.has(stream) || this.ws?.readyState !== WebSocket.OPEN) return false;
+    for (let at = 0; at < bytes.byteLength; at += MAX_BINARY_FRAME_BYTES - 5) {
+      this.ws.send(encodeFrame(FRAME_KIND.consoleInput, stream, bytes.subarray(at, at + MAX_BINARY_FRAME_BYTES - 5)), { binary: true });
+    }
+    return true;
+  }
+
+  /** resize, pause, resume or close of a stream this link opened; false when it is gone. */
+  consoleControl(message: { type: 'console.resize'; stream: number; cols: number; rows: number } | { type: 'console.pause' | 'console.resume' | 'console.close'; stream: number }): boolean {
+    if (!this.streams.has(message.stream) || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Ends every stream of a connection that is gone: the agent forgets them with it. */
+  private closeStreams(reason: string): void {
+    const open = [...this.streams];
+    this.streams.clear();
+    for (const stream of open) this.emit('console.closed', stream, reason);
+  }
+
+  private onBinary(data: Buffer): void {
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.sendError(decoded.code === 'unsupported' ? 'unsupported' : 'bad_message', decoded.message);
+      return;
+    }
+    const { kind, stream, payload } = decoded.frame;
+    if (kind !== FRAME_KIND.consoleOutput) {
+      this.sendError('unsupported', `This cockpit does not take binary frames of kind 0x${kind.toString(16).padStart(2, '0')} from an agent.`);
+      return;
+    }
+    // Output for a stream closed a moment ago is dropped: the session that wanted it has ended.
+    if (this.streams.has(stream)) this.emit('console.data', stream, Buffer.from(payload));
+  }
+
   /** Sends a request with a fresh id and waits for the answer whose ref names it (or an error with that ref). */
-  private request(message: { type: 'logs.query' | 'policy.set' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
+  private request(message: { type: 'logs.query' | 'policy.set' | 'console.open' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const ws = this.ws;
       if (this.status.link !== 'connected' || !ws || ws.readyState !== WebSocket.OPEN) {
@@ -187,7 +255,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
         reject(new LogQueryError('busy', `${MAX_REQUESTS} requests to ${this.endpoint.label} are still waiting for an answer; try again when they are done.`));
         return;
       }
-      const id = `${message.type === 'logs.query' ? 'logs' : 'policy'}-${Date.now().toString(36)}-${++this.requestCounter}`;
+      const id = `${message.type.split('.')[0]}-${Date.now().toString(36)}-${++this.requestCounter}`;
       const text = JSON.stringify({ ...message, id });
       // The same check the agent makes, here first: a bad request is said at once, in the same words.
       const checked = decodeClientMessage(text);
@@ -257,7 +325,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
-        this.sendError('unsupported', 'This cockpit does not accept binary frames from an agent yet.');
+        this.onBinary(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
         return;
       }
       this.onText(data.toString());
@@ -274,6 +342,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       this.ws = undefined;
       this.clearTimers();
       this.failRequests('link_lost', 'The connection to the agent dropped before it answered; ask again once it is back.');
+      this.closeStreams('The connection to the agent dropped; open the console again once it is back.');
       if (this.status.link === 'connected' || this.status.link === 'connecting') this.setLink('disconnected');
       this.scheduleReconnect();
     });
@@ -347,8 +416,12 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
         this.status.lastError = `The agent reported ${msg.code}: ${msg.message}`;
         this.emit('status');
         return;
+      case 'console.closed':
+        if (this.streams.delete(msg.stream)) this.emit('console.closed', msg.stream, msg.reason);
+        return;
       case 'logs.result':
       case 'policy.accepted':
+      case 'console.opened':
         // An answer nobody waits for any more (timed out) is dropped.
         this.settleRequest(msg.ref, { answer: msg });
         return;

@@ -200,6 +200,15 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     return link.queryLogs(query);
   }
 
+  /** The link to an agent (the console hub opens its streams on it). */
+  linkOf(agentId: string): AgentLink | undefined {
+    return this.links.get(agentId);
+  }
+
+  vmName(agentId: string, vmId: string): string | undefined {
+    return this.inventories.get(agentId)?.get(vmId)?.name;
+  }
+
   actionRecords(): ActionRecord[] {
     return [...this.actions.values()];
   }

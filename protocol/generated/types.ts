@@ -40,7 +40,9 @@ export type AgentMessage =
   | ActionResultMessage
   | LogsResultMessage
   | PolicyAcceptedMessage
-  | PolicyCurrentMessage;
+  | PolicyCurrentMessage
+  | ConsoleOpenedMessage
+  | ConsoleClosedMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -142,9 +144,26 @@ export type LogCursor = string;
  */
 export type PolicyResponse = 'terminate' | 'alert' | 'forensic-hold';
 /**
+ * A binary stream's id (the 4-byte header of its frames): odd when the cockpit opened it.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "ConsoleStream".
+ */
+export type ConsoleStream = number;
+/**
  * Any text frame a cockpit sends to an agent.
  */
-export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | LogsQueryMessage | PolicySetMessage;
+export type ClientMessage =
+  | SubscribeMessage
+  | ErrorMessage
+  | ActionMessage
+  | LogsQueryMessage
+  | PolicySetMessage
+  | ConsoleOpenMessage
+  | ConsoleResizeMessage
+  | ConsolePauseMessage
+  | ConsoleResumeMessage
+  | ConsoleCloseMessage;
 /**
  * Only records from these sources (all when absent).
  *
@@ -152,6 +171,11 @@ export type ClientMessage = SubscribeMessage | ErrorMessage | ActionMessage | Lo
  * @maxItems 16
  */
 export type Sources = [LogSource, ...LogSource[]];
+/**
+ * This interface was referenced by `ConsoleSession`'s JSON-Schema
+ * via the `definition` "ConsoleSessionId".
+ */
+export type ConsoleSessionId = string;
 /**
  * This interface was referenced by `JournalQueryParams`'s JSON-Schema
  * via the `definition` "JournalKind".
@@ -167,7 +191,7 @@ export type JournalTime = number | string;
 /**
  * Main → renderer: what the hub pushes as it happens. Events come in batches of about one frame.
  */
-export type CockpitPush = EventsPush | AgentsPush | ActionPush | VmsPush;
+export type CockpitPush = EventsPush | AgentsPush | ActionPush | VmsPush | ConsolePush | ConsoleClosedPush;
 /**
  * The browser shell's transport of the cockpit API over one WebSocket: calls from the renderer, replies and pushes from main.
  */
@@ -860,6 +884,29 @@ export interface PolicySignature {
   value: string;
 }
 /**
+ * Agent → cockpit: the stream is attached. readOnly is true when the agent will not pass input (the VM is frozen, seized or terminated, or read-only was asked); reason says why.
+ */
+export interface ConsoleOpenedMessage {
+  type: 'console.opened';
+  ref?: MessageId;
+  stream: ConsoleStream;
+  vmId: VmId;
+  readOnly: boolean;
+  reason?: string;
+  /**
+   * What is on the other end: the VM's serial console, or the simulation's shell.
+   */
+  kind?: 'serial' | 'sim-shell';
+}
+/**
+ * Agent → cockpit: the stream ended (closed by the cockpit, the VM stopped, the console went away); no more frames follow for it.
+ */
+export interface ConsoleClosedMessage {
+  type: 'console.closed';
+  stream: ConsoleStream;
+  reason: string;
+}
+/**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
  */
 export interface SubscribeMessage {
@@ -911,6 +958,52 @@ export interface PolicySetMessage {
   type: 'policy.set';
   id?: MessageId;
   policy: SignedPolicy;
+}
+/**
+ * Cockpit → agent: attach to a VM's serial console as stream `stream` (an odd id this cockpit picked, unused on this connection). Answered console.opened, or error (ref = id). Output then comes in binary frames of kind 0x01 with this stream id; input goes in frames of kind 0x02.
+ */
+export interface ConsoleOpenMessage {
+  type: 'console.open';
+  id?: MessageId;
+  stream: ConsoleStream;
+  vmId: VmId;
+  cols: number;
+  rows: number;
+  /**
+   * Ask for a view only: the agent ignores input on this stream.
+   */
+  readOnly?: boolean;
+  actor?: Actor;
+}
+/**
+ * Cockpit → agent: the terminal is now cols × rows; the agent passes it to the guest where it can.
+ */
+export interface ConsoleResizeMessage {
+  type: 'console.resize';
+  stream: ConsoleStream;
+  cols: number;
+  rows: number;
+}
+/**
+ * Cockpit → agent: the cockpit's buffer for the stream is above its high mark: stop reading the VM's console. While any stream of a VM is paused, the agent reads none of its output: a flood backs up in the guest, bounded, and nothing is dropped.
+ */
+export interface ConsolePauseMessage {
+  type: 'console.pause';
+  stream: ConsoleStream;
+}
+/**
+ * Cockpit → agent: the cockpit's buffer for the stream is below its low mark: read the VM's console again.
+ */
+export interface ConsoleResumeMessage {
+  type: 'console.resume';
+  stream: ConsoleStream;
+}
+/**
+ * Cockpit → agent: detach the stream. Answered console.closed.
+ */
+export interface ConsoleCloseMessage {
+  type: 'console.close';
+  stream: ConsoleStream;
 }
 /**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
@@ -1001,6 +1094,106 @@ export interface SeqGap {
   to: Seq;
   reason: string;
 }
+/**
+ * Renderer → main: the parameters of 'console.ack': the terminal has drawn this many more bytes of the session's output (its write callbacks). Main pauses the agent's stream while too many are unacknowledged.
+ */
+export interface CockpitConsoleAck {
+  sessionId: ConsoleSessionId;
+  bytes: number;
+}
+/**
+ * Renderer → main: the parameters of 'console.close'.
+ */
+export interface CockpitConsoleClose {
+  sessionId: ConsoleSessionId;
+}
+/**
+ * Renderer → main: the parameters of 'console.input': what the responder typed (or pasted), as the terminal encodes it.
+ */
+export interface CockpitConsoleInput {
+  sessionId: ConsoleSessionId;
+  data: string;
+}
+/**
+ * Renderer → main: the parameters of 'console.open'.
+ */
+export interface CockpitConsoleOpen {
+  agentId: AgentId;
+  vmId: VmId;
+  cols: number;
+  rows: number;
+  readOnly?: boolean;
+}
+/**
+ * Renderer → main: the parameters of 'console.recording'.
+ */
+export interface CockpitConsoleRecordingQuery {
+  recordingId: ConsoleSessionId;
+}
+/**
+ * Main → renderer: the result of 'console.recording': one recording, as asciicast v2 text (a header line, then one event per line).
+ */
+export interface CockpitConsoleRecording {
+  recordingId: ConsoleSessionId;
+  cast: string;
+}
+/**
+ * Renderer → main: the parameters of 'console.recordings'.
+ */
+export interface CockpitConsoleRecordingsQuery {
+  agentId?: AgentId;
+  vmId?: VmId;
+}
+/**
+ * Main → renderer: the result of 'console.recordings': the recorded console sessions of one VM (or all), newest first.
+ */
+export interface CockpitConsoleRecordings {
+  /**
+   * @maxItems 10000
+   */
+  recordings: ConsoleRecordingInfo[];
+}
+export interface ConsoleRecordingInfo {
+  recordingId: ConsoleSessionId;
+  agentId: AgentId;
+  vmId: VmId;
+  actor: Actor;
+  startedAt: Timestamp;
+  endedAt?: Timestamp;
+  bytes: number;
+  /**
+   * Of the closed recording file, as journaled.
+   */
+  sha256?: string;
+}
+/**
+ * Renderer → main: the parameters of 'console.resize'.
+ */
+export interface CockpitConsoleResize {
+  sessionId: ConsoleSessionId;
+  cols: number;
+  rows: number;
+}
+/**
+ * Main → renderer: the result of 'console.open': a console attached to a VM, recorded from its first byte.
+ */
+export interface ConsoleSession {
+  sessionId: ConsoleSessionId;
+  agentId: AgentId;
+  vmId: VmId;
+  readOnly: boolean;
+  /**
+   * Why it is read-only.
+   */
+  reason?: string;
+  kind: 'serial' | 'sim-shell';
+  recordingId: ConsoleSessionId;
+  openedAt: Timestamp;
+}
+/**
+ * Main → renderer: the result of a call that answers nothing but that it was done.
+ */
+export interface CockpitOk {}
 /**
  * A threat event as the cockpit holds it: which agent sent it, its seq there, and when the hub received it.
  */
@@ -1310,6 +1503,19 @@ export interface VmsPush {
    * @maxItems 100000
    */
   removed: VmId[];
+}
+/**
+ * Output of a console session, in order: base64 of the bytes the guest wrote (the renderer acknowledges them with console.ack once drawn).
+ */
+export interface ConsolePush {
+  type: 'console';
+  sessionId: ConsoleSessionId;
+  data: string;
+}
+export interface ConsoleClosedPush {
+  type: 'console.closed';
+  sessionId: ConsoleSessionId;
+  reason: string;
 }
 export interface ShellCall {
   type: 'call';

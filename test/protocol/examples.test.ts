@@ -185,8 +185,16 @@ describe('protocol/README.md', () => {
     const answer = agentFrames.find((m) => m.type === 'error');
     assert.deepEqual(answer, reserved.error, 'the agent answers with exactly the decoder\'s error');
 
+    // A console.open is answered console.opened, with its ref and stream.
+    const consoles = rest.filter((r) => r.ok && r.value.type === 'console.open');
+    assert.ok(consoles.length > 0, 'the session opens a console');
+    for (const c of consoles) {
+      const open = c.ok && c.value.type === 'console.open' ? c.value : undefined;
+      const opened = agentFrames.find((m) => m.type === 'console.opened' && m.ref === open?.id);
+      assert.ok(opened && opened.type === 'console.opened' && opened.stream === open?.stream && opened.vmId === open.vmId, 'console.opened answers it');
+    }
     // Every action is answered, with its request id: accepted then a result, a replayed result, or a refusal.
-    const actions = rest.map((r) => {
+    const actions = rest.filter((r) => !(r.ok && r.value.type === 'console.open')).map((r) => {
       assert.ok(r.ok && r.value.type === 'action', 'the other cockpit frames are valid actions');
       return r.value;
     });
@@ -209,7 +217,7 @@ describe('protocol/README.md', () => {
     const cases: [string, Decoded<unknown>][] = [
       ['bad_json', decodeClientMessage('{"type":"subscribe","since":')],
       ['bad_message', decodeClientMessage('{"type":"subscribe","since":"1846"}')],
-      ['unknown_type', decodeClientMessage('{"type":"console.open"}')],
+      ['unknown_type', decodeClientMessage('{"type":"logs.subscribe"}')],
       ['too_large', decodeAgentMessage(' '.repeat(17301504))],
     ];
     for (const [code, r] of cases) {

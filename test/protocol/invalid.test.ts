@@ -296,7 +296,7 @@ bad('shell', SP, 'push of an unknown kind inside a shell push', [set('push.type'
 bad('shell', SP, 'push whose VM has no state', [del('push.vms.0.state')], 'bad_message', [`'/push/vms/0'`, '"state"']);
 
 // --- the envelope, for every entry point -------------------------------------------------------------------------------
-const RESERVED = ['console.open', 'console.resize', 'console.close', 'console.pause', 'console.resume', 'evidence.chunk'];
+const RESERVED = ['logs.subscribe', 'logs.unsubscribe', 'evidence.get', 'evidence.chunk'];
 for (const root of ROOTS) {
   if (root !== 'snapshot') {
     raw(root, 'no type', '{"since":0}', 'bad_message', ['the message lacks the required field "type"'], { about: `${root}:envelope` });

@@ -147,9 +147,9 @@ export type TheCheckCatchesDrift = [
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
   Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
-    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted' | 'policy.current'>>,
-  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set'>>,
-  Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action'>>,
+    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted' | 'policy.current' | 'console.opened' | 'console.closed'>>,
+  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set' | 'console.open' | 'console.resize' | 'console.pause' | 'console.resume' | 'console.close'>>,
+  Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action' | 'console' | 'console.closed'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
 
@@ -174,6 +174,8 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'logs.result':
     case 'policy.accepted':
     case 'policy.current':
+    case 'console.opened':
+    case 'console.closed':
       return undefined;
     default: {
       const never: never = m;

@@ -2,7 +2,7 @@
 // namely whether the link is up and which messages were refused. Two implementations: the Electron preload's
 // `window.cordon` (bridge-link.ts) and the browser shell's WebSocket (shell-link.ts).
 import type { CockpitApi, CockpitCalls, CockpitMethod } from '../../../protocol/cockpit-api.ts';
-import { checkActResult, checkCockpitLogsPage, checkCockpitPolicyPushResult, checkCockpitPolicyStatus, checkCockpitSnapshot, checkJournalHealth, checkJournalPage, type Decoded, type ErrorMessage } from '../../../protocol/index.ts';
+import { checkActResult, checkCockpitConsoleRecording, checkCockpitConsoleRecordings, checkCockpitConsoleSession, checkCockpitOk, checkCockpitLogsPage, checkCockpitPolicyPushResult, checkCockpitPolicyStatus, checkCockpitSnapshot, checkJournalHealth, checkJournalPage, type Decoded, type ErrorMessage } from '../../../protocol/index.ts';
 
 export type LinkPhase =
   | 'connecting' // first attempt under way
@@ -52,6 +52,13 @@ export const RESULT_CHECKS: { readonly [M in CockpitMethod]: (value: unknown) =>
   'logs.query': checkCockpitLogsPage,
   'policy.status': checkCockpitPolicyStatus,
   'policy.push': checkCockpitPolicyPushResult,
+  'console.open': checkCockpitConsoleSession,
+  'console.input': checkCockpitOk,
+  'console.resize': checkCockpitOk,
+  'console.ack': checkCockpitOk,
+  'console.close': checkCockpitOk,
+  'console.recordings': checkCockpitConsoleRecordings,
+  'console.recording': checkCockpitConsoleRecording,
 };
 
 export function checkResult<M extends CockpitMethod>(method: M, value: unknown): Decoded<CockpitCalls[M]['result']> {
