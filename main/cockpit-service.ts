@@ -1,7 +1,7 @@
 // The cockpit API's implementation in main: both shells (Electron IPC, the browser shell's WebSocket) hand
 // every call here, already checked for sender, and forward the pushes. Plain Node, no electron.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
+import { checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitInspectRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
 import { checkPolicy } from '../protocol/policy.ts';
 import { keyFingerprint, signPolicy } from '../agent/policy/signing.ts';
 import { changeEntry } from './journal/entries.ts';
@@ -41,6 +41,7 @@ const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undef
   'console.close': by(checkCockpitConsoleClose),
   'console.recordings': by(checkCockpitConsoleRecordingsQuery),
   'console.recording': by(checkCockpitConsoleRecordingQuery),
+  'vm.inspect': by(checkCockpitInspectRequest),
   'logs.query': (p) => {
     const checked = checkCockpitLogsQuery(p);
     return checked.ok ? undefined : checked.error.message;
@@ -94,6 +95,7 @@ export class CockpitService {
         })),
       }),
       'console.recording': (p) => ({ recordingId: p.recordingId, cast: this.consolesOf().recording(p.recordingId) }),
+      'vm.inspect': async (p) => ({ agentId: p.agentId, inspection: await this.hub.inspect(p.agentId, p.vmId) }),
       'journal.verify': async () => {
         const j = this.journalOf();
         await j.verify();

@@ -1,7 +1,7 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
+import type { ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitInspectRequest, CockpitInspection, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
@@ -33,11 +33,13 @@ export interface CockpitCalls {
   'console.recordings': { params: CockpitConsoleRecordingsQuery; result: CockpitConsoleRecordings };
   /** One recording as asciicast v2 text, to replay. */
   'console.recording': { params: CockpitConsoleRecordingQuery; result: CockpitConsoleRecording };
+  /** What runs in a VM now (processes, sockets, services, resources), read by its agent. */
+  'vm.inspect': { params: CockpitInspectRequest; result: CockpitInspection };
 }
 
 export type CockpitMethod = keyof CockpitCalls;
 export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query', 'policy.status', 'policy.push',
-  'console.open', 'console.input', 'console.resize', 'console.ack', 'console.close', 'console.recordings', 'console.recording'];
+  'console.open', 'console.input', 'console.resize', 'console.ack', 'console.close', 'console.recordings', 'console.recording', 'vm.inspect'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

@@ -21,6 +21,8 @@ import {
   validateCockpitConsoleRecording,
   validateCockpitConsoleRecordingQuery,
   validateCockpitOk,
+  validateCockpitInspectRequest,
+  validateCockpitInspection,
   validateCockpitPolicyPushResult,
   validateCockpitPolicyStatus,
   validateCockpitLogsQuery,
@@ -52,6 +54,8 @@ import type {
   CockpitConsoleRecordingsQuery,
   CockpitConsoleResize,
   CockpitOk,
+  CockpitInspectRequest,
+  CockpitInspection,
   ConsoleSession,
   CockpitPolicyPushResult,
   CockpitPolicyStatus,
@@ -107,6 +111,8 @@ export const checkCockpitConsoleRecordingsQuery = checker<CockpitConsoleRecordin
 export const checkCockpitConsoleRecording = checker<CockpitConsoleRecording>(validateCockpitConsoleRecording, 'console recording');
 export const checkCockpitConsoleRecordingQuery = checker<CockpitConsoleRecordingQuery>(validateCockpitConsoleRecordingQuery, 'recording query');
 export const checkCockpitOk = checker<CockpitOk>(validateCockpitOk, 'answer');
+export const checkCockpitInspectRequest = checker<CockpitInspectRequest>(validateCockpitInspectRequest, 'inspection request');
+export const checkCockpitInspection = checker<CockpitInspection>(validateCockpitInspection, 'inspection');
 export const checkCockpitPolicyPushResult = checker<CockpitPolicyPushResult>(validateCockpitPolicyPushResult, 'answer to a policy push');
 
 /** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */

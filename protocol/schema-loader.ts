@@ -40,6 +40,8 @@ export const ROOT_VALIDATORS = {
   validateCockpitConsoleRecording: SCHEMA_BASE + 'cockpit/console-recording.schema.json',
   validateCockpitConsoleRecordingQuery: SCHEMA_BASE + 'cockpit/console-recording-query.schema.json',
   validateCockpitOk: SCHEMA_BASE + 'cockpit/empty-result.schema.json',
+  validateCockpitInspectRequest: SCHEMA_BASE + 'cockpit/inspect-request.schema.json',
+  validateCockpitInspection: SCHEMA_BASE + 'cockpit/inspect-page.schema.json',
 } as const;
 
 export function loadSchemas(dir = SCHEMA_DIR): object[] {

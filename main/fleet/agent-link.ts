@@ -19,6 +19,8 @@ import {
   type HelloMessage,
   type LogsQueryMessage,
   type ConsoleOpenedMessage,
+  type InspectResultMessage,
+  type VmInspection,
   type ConsoleOpenMessage,
   type PolicyAcceptedMessage,
   type PolicyInForce,
@@ -88,7 +90,7 @@ export class LogQueryError extends Error {
 }
 
 /** The answers a request waits for, matched by ref. */
-type Answer = LogsResultMessage | PolicyAcceptedMessage | ConsoleOpenedMessage;
+type Answer = LogsResultMessage | PolicyAcceptedMessage | ConsoleOpenedMessage | InspectResultMessage;
 
 interface PendingRequest {
   expects: Answer['type'];
@@ -243,8 +245,18 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     if (this.streams.has(stream)) this.emit('console.data', stream, Buffer.from(payload));
   }
 
+  /** What runs in a VM now, as its agent reads it (inspect → inspect.result), or a LogQueryError. */
+  async inspect(vmId: string, options: { timeoutMs?: number } = {}): Promise<VmInspection> {
+    if (this.status.link === 'connected' && !this.hello?.capabilities.includes('inspect')) {
+      throw new LogQueryError('unsupported', `${this.endpoint.label} cannot inspect its VMs (its hello does not say "inspect").`);
+    }
+    const answer = await this.request({ type: 'inspect', vmId }, 'inspect.result', 'the inspection', options.timeoutMs ?? 30_000) as InspectResultMessage;
+    if (answer.inspection.vmId !== vmId) throw new LogQueryError('bad_message', `${this.endpoint.label} answered an inspection of ${answer.inspection.vmId.slice(0, 128)}, not of ${vmId}.`);
+    return answer.inspection;
+  }
+
   /** Sends a request with a fresh id and waits for the answer whose ref names it (or an error with that ref). */
-  private request(message: { type: 'logs.query' | 'policy.set' | 'console.open' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
+  private request(message: { type: 'logs.query' | 'policy.set' | 'console.open' | 'inspect' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const ws = this.ws;
       if (this.status.link !== 'connected' || !ws || ws.readyState !== WebSocket.OPEN) {
@@ -422,6 +434,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       case 'logs.result':
       case 'policy.accepted':
       case 'console.opened':
+      case 'inspect.result':
         // An answer nobody waits for any more (timed out) is dropped.
         this.settleRequest(msg.ref, { answer: msg });
         return;

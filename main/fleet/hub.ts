@@ -2,7 +2,7 @@
 // reaches the views in batches of about one frame, plus inventories and per-agent health.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, PolicyInForce, SignedPolicy, ThreatEvent, Vm } from '../../protocol/index.ts';
+import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, PolicyInForce, SignedPolicy, ThreatEvent, Vm, VmInspection } from '../../protocol/index.ts';
 import { AgentLink, LogQueryError, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions, type LogsQuery } from './agent-link.ts';
 import { RecentWindow } from './event-window.ts';
 
@@ -198,6 +198,12 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     const link = this.links.get(agentId);
     if (!link) throw new HubError('unknown_agent', `No agent "${agentId}" is configured in this cockpit.`);
     return link.queryLogs(query);
+  }
+
+  async inspect(agentId: string, vmId: string): Promise<VmInspection> {
+    const link = this.links.get(agentId);
+    if (!link) throw new HubError('unknown_agent', `No agent "${agentId}" is configured in this cockpit.`);
+    return link.inspect(vmId);
   }
 
   /** The link to an agent (the console hub opens its streams on it). */

@@ -42,7 +42,8 @@ export type AgentMessage =
   | PolicyAcceptedMessage
   | PolicyCurrentMessage
   | ConsoleOpenedMessage
-  | ConsoleClosedMessage;
+  | ConsoleClosedMessage
+  | InspectResultMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -163,7 +164,8 @@ export type ClientMessage =
   | ConsoleResizeMessage
   | ConsolePauseMessage
   | ConsoleResumeMessage
-  | ConsoleCloseMessage;
+  | ConsoleCloseMessage
+  | InspectMessage;
 /**
  * Only records from these sources (all when absent).
  *
@@ -907,6 +909,79 @@ export interface ConsoleClosedMessage {
   reason: string;
 }
 /**
+ * Agent → cockpit: the inspection an `inspect` asked for.
+ */
+export interface InspectResultMessage {
+  type: 'inspect.result';
+  ref: MessageId;
+  inspection: VmInspection;
+}
+/**
+ * What runs in a VM, read by its agent (issue 4's evaluation): processes, sockets, services and resources. Every string comes from the guest and may be chosen by an attacker: show it as text, never as markup.
+ */
+export interface VmInspection {
+  vmId: VmId;
+  at: Timestamp;
+  /**
+   * sim-model: the simulation's guest; guest-shell: commands the agent ran in the guest over its inspection console.
+   */
+  source: 'sim-model' | 'guest-shell';
+  /**
+   * @maxItems 10000
+   */
+  processes: InspectedProcess[];
+  /**
+   * @maxItems 10000
+   */
+  sockets: InspectedSocket[];
+  /**
+   * @maxItems 4096
+   */
+  services: InspectedService[];
+  resources: InspectedResources;
+  /**
+   * What could not be read, in sentences.
+   *
+   * @maxItems 64
+   */
+  warnings?: string[];
+}
+export interface InspectedProcess {
+  pid: number;
+  ppid: number;
+  user: string;
+  command: string;
+  name?: string;
+  state?: string;
+  rssKiB?: number;
+}
+export interface InspectedSocket {
+  protocol: 'tcp' | 'udp';
+  localAddress: string;
+  localPort: number;
+  remoteAddress?: string;
+  remotePort?: number;
+  /**
+   * LISTEN, ESTABLISHED, ... (UNCONN for an unbound UDP socket).
+   */
+  state: string;
+  pid?: number;
+  program?: string;
+}
+export interface InspectedService {
+  name: string;
+  state: string;
+  pid?: number;
+}
+export interface InspectedResources {
+  processCount: number;
+  cpuPercent?: number;
+  memTotalKiB?: number;
+  memAvailableKiB?: number;
+  load1?: number;
+  uptimeS?: number;
+}
+/**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
  */
 export interface SubscribeMessage {
@@ -1004,6 +1079,14 @@ export interface ConsoleResumeMessage {
 export interface ConsoleCloseMessage {
   type: 'console.close';
   stream: ConsoleStream;
+}
+/**
+ * Cockpit → agent: read what runs in a VM now (processes, sockets, services, resources). Answered inspect.result, or error (ref = id).
+ */
+export interface InspectMessage {
+  type: 'inspect';
+  id: MessageId;
+  vmId: VmId;
 }
 /**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
@@ -1205,6 +1288,20 @@ export interface FeedEvent {
    * Milliseconds since the epoch, on the cockpit's clock.
    */
   receivedAt: number;
+}
+/**
+ * Main → renderer: the result of 'vm.inspect': the agent's inspection of the VM.
+ */
+export interface CockpitInspection {
+  agentId: AgentId;
+  inspection: VmInspection;
+}
+/**
+ * Renderer → main: the parameters of 'vm.inspect'.
+ */
+export interface CockpitInspectRequest {
+  agentId: AgentId;
+  vmId: VmId;
 }
 /**
  * Main → renderer: the answer of 'journal.status' and 'journal.verify': how big the journal is, how far synced and signed, what a crash left, and the last verification.

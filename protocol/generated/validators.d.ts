@@ -30,3 +30,5 @@ export declare const validateCockpitConsoleRecordingsQuery: ValidateFunction;
 export declare const validateCockpitConsoleRecording: ValidateFunction;
 export declare const validateCockpitConsoleRecordingQuery: ValidateFunction;
 export declare const validateCockpitOk: ValidateFunction;
+export declare const validateCockpitInspectRequest: ValidateFunction;
+export declare const validateCockpitInspection: ValidateFunction;

@@ -82,6 +82,8 @@ export const EXAMPLES: readonly ExampleSpec[] = [
   { file: 'wire/console-resume.json', schema: 'wire/console-resume.schema.json', roots: ['client'] },
   { file: 'wire/console-close.json', schema: 'wire/console-close.schema.json', roots: ['client'] },
   { file: 'wire/console-closed.json', schema: 'wire/console-closed.schema.json', roots: ['agent'] },
+  { file: 'wire/inspect.json', schema: 'wire/inspect.schema.json', roots: ['client'] },
+  { file: 'wire/inspect-result.json', schema: 'wire/inspect-result.schema.json', roots: ['agent'] },
   { file: 'wire/error-bad-query.json', schema: 'wire/error.schema.json', roots: ['agent'] },
   { file: 'cockpit/push-events.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
   { file: 'cockpit/push-agents.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
