@@ -9,6 +9,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { PROTOCOL, type HelloMessage, type ThreatEvent } from '../protocol/index.ts';
 import { ActionJournal, DEFAULT_JOURNAL_LIMIT } from './action-journal.ts';
 import { ActionRunner } from './actions.ts';
+import { ConsoleHub, type ConsoleStats } from './consoles.ts';
 import { DRIVERS, driverNames } from './drivers/index.ts';
 import type { Driver, DriverConfig } from './drivers/driver.ts';
 import { AgentError } from './errors.ts';
@@ -61,6 +62,8 @@ export interface RunningAgent {
   dataDir: string;
   /** Where its syslog listener listens (UDP and TCP), when it has one. */
   syslog?: { host: string; port: number };
+  /** What the console attachments hold and did (agent/consoles.ts): bounded memory, pauses, resizes. */
+  consoleStats(): ConsoleStats;
   /** Stops the driver, closes every connection, flushes and releases the event log. */
   close(): Promise<void>;
 }
@@ -115,6 +118,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(options.actionDeadlineMs !== undefined ? { deadlineMs: options.actionDeadlineMs } : {}),
   });
 
+  const consoles = new ConsoleHub({ driver, note });
+
   let onThreats: (events: ThreatEvent[]) => void = () => {};
   let enforcer: PolicyEnforcer;
   try {
@@ -138,7 +143,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     protocol: PROTOCOL,
     agent: { id: agentId, host: hostName, version, ...(options.hostGroups?.length ? { hostGroups: [...options.hostGroups] } : {}) },
     hypervisor: { kind: driver.kind, version: driver.version },
-    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : [])],
+    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(consoles.available ? ['console'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : [])],
     actions: [...driver.actions],
     latestSeq: log.latestSeq,
     oldestSeq: log.oldestSeq,
@@ -173,8 +178,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const collector = logs?.collector;
     await driver.start({
       threats: onThreats,
-      vmChanged: (vm) => server?.broadcast({ type: 'vm', vm: runner.decorate(vm) }),
-      vmRemoved: (vmId) => server?.broadcast({ type: 'vm.removed', vmId }),
+      vmChanged: (vm) => {
+        server?.broadcast({ type: 'vm', vm: runner.decorate(vm) });
+        consoles.vmChanged(vm);
+      },
+      vmRemoved: (vmId) => {
+        server?.broadcast({ type: 'vm.removed', vmId });
+        consoles.vmRemoved(vmId);
+      },
       note,
       ...(collector ? {
         logs: (entries) => collector.add(entries, `driver:${entries[0]?.vmId ?? ''}:${entries[0]?.source ?? ''}`),
@@ -186,7 +197,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       port: options.port ?? DEFAULTS.port,
       token: options.token,
       session: {
-        log, retain, hello, note,
+        log, retain, hello, note, consoles,
         inventory: () => driver.listVms().map(runner.decorate),
         policy: () => enforcer.current(),
         act: (message, reply, peer) => runner.handle(message, reply, peer),
@@ -199,6 +210,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       },
     });
   } catch (err) {
+    consoles.close();
     await driver.stop();
     await logs?.close();
     await journal.close();
@@ -215,11 +227,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     agentId,
     dataDir,
     ...(logs?.syslog ? { syslog: logs.syslog } : {}),
+    consoleStats: () => consoles.stats(),
     close: () => {
       closing ??= (async () => {
-        // Running actions end first (aborted, their results recorded and sent), then the driver, then the sockets.
+        // Running actions end first (aborted, their results recorded and sent), then the consoles (each cockpit told,
+        // each attachment let go), then the driver, then the sockets.
         await runner.close();
         await enforcer.close();
+        consoles.close();
         await driver.stop();
         await running.close();
         await logs?.close();

@@ -1,5 +1,6 @@
 // One cockpit connection, after authentication: hello and inventory, then the event subscription with its cursor,
-// replay from the log, flow control, answers to malformed frames, and its actions handed to agent/actions.ts.
+// replay from the log, flow control, answers to malformed frames, its actions handed to agent/actions.ts and its
+// console streams (text messages and binary frames) to agent/consoles.ts.
 //
 // The rule that keeps every event exactly once: a session holds only a cursor (the last seq sent), and always sends
 // cursor + 1 next, read from the event log (its in-memory tail when live, its files when behind). Nothing is queued
@@ -7,6 +8,7 @@
 // catches up from the log when it drains, and hears of a `gap` if retention deleted what it missed.
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { decodeFrame } from '../protocol/binary-frames.ts';
 import {
   decodeClientMessage,
   type ActionMessage,
@@ -20,6 +22,7 @@ import {
   type SubscribeMessage,
   type Vm,
 } from '../protocol/index.ts';
+import type { ConsoleClient, ConsoleHub } from './consoles.ts';
 import type { EventLog } from './event-log.ts';
 
 /** Above this many bytes waiting in the socket, events stop being pushed until it drains. */
@@ -31,6 +34,7 @@ export const MAX_INBOUND_BYTES = 1024 * 1024;
 /** Records read from the log per step of a catch-up. */
 const READ_BATCH = 1024;
 const TEXT_FRAME = { binary: false } as const;
+const BINARY_FRAME = { binary: true } as const;
 
 export interface SessionContext {
   log: EventLog;
@@ -45,10 +49,12 @@ export interface SessionContext {
   queryLogs?(message: LogsQueryMessage): LogsResultMessage | ErrorMessage;
   /** A `policy.set`: policy.accepted, or an error (ref = its id) when the policy is refused. */
   setPolicy(message: PolicySetMessage): AgentMessage;
+  /** Console streams (console.* and binary frames). Absent, or without `available`, when the driver has no consoles. */
+  consoles?: ConsoleHub;
   note(line: string): void;
 }
 
-export class Session {
+export class Session implements ConsoleClient {
   /** The last seq sent to this cockpit; meaningful once subscribed. */
   private cursor = 0;
   private subscribed = false;
@@ -57,6 +63,13 @@ export class Session {
   private readonly onDrain = () => {
     this.waitingForDrain = false;
     this.pump();
+  };
+  /** Console streams waiting for this socket to drain (consoles.ts pauses their VM meanwhile). */
+  private drainWaiters: (() => void)[] = [];
+  private readonly onConsoleDrain = () => {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const fn of waiters) fn();
   };
 
   constructor(
@@ -70,7 +83,33 @@ export class Session {
     ws.on('close', () => {
       this.closed = true;
       socket.off('drain', this.onDrain);
+      socket.off('drain', this.onConsoleDrain);
+      this.drainWaiters = [];
+      this.ctx.consoles?.detach(this);
     });
+  }
+
+  /** Open for sending: not closed by either side (ConsoleClient). */
+  get open(): boolean {
+    return !this.closed && this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Bytes queued on this connection and not yet handed to the network (ConsoleClient). */
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Calls `fn` once the socket has drained; dropped if the connection closes first (ConsoleClient). */
+  onceDrained(fn: () => void): void {
+    if (this.closed) return;
+    if (this.drainWaiters.length === 0) this.socket.once('drain', this.onConsoleDrain);
+    this.drainWaiters.push(fn);
+  }
+
+  /** Sends one binary frame (console output), under the same hard limit as text (ConsoleClient). */
+  sendFrame(frame: Uint8Array): void {
+    if (!this.writable()) return;
+    this.ws.send(frame, BINARY_FRAME);
   }
 
   /** Greets the cockpit: hello first, then the full inventory (protocol/README.md, "The conversation"). */
@@ -83,14 +122,21 @@ export class Session {
 
   /** Sends a small message now, outside the event stream (vm upserts, answers, errors). */
   send(message: AgentMessage): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.writable()) return;
+    this.ws.send(JSON.stringify(message), TEXT_FRAME);
+  }
+
+  /** Open, and not holding more than HARD_LIMIT unread: a peer that lets that much pile up is cut off. */
+  private writable(): boolean {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return false;
     if (this.ws.bufferedAmount > HARD_LIMIT) {
       this.ctx.note(`cockpit ${this.peer} has not read ${this.ws.bufferedAmount} bytes; closing its connection.`);
       this.ws.close(1008, 'not reading: too much unread data');
       this.closed = true;
-      return;
+      this.ctx.consoles?.detach(this);
+      return false;
     }
-    this.ws.send(JSON.stringify(message), TEXT_FRAME);
+    return true;
   }
 
   /**
@@ -139,11 +185,12 @@ export class Session {
   }
 
   private receive(data: unknown, isBinary: boolean): void {
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : Buffer.from(data as ArrayBuffer);
     if (isBinary) {
-      this.send(error('unsupported', 'Binary frames are not supported by this agent yet (console and evidence streams come in a later version of cordon.v1); send JSON messages as text frames.'));
+      this.receiveFrame(bytes);
       return;
     }
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const text = bytes.toString('utf8');
     const decoded = decodeClientMessage(text, MAX_INBOUND_BYTES);
     if (!decoded.ok) {
       this.send(decoded.error);
@@ -163,11 +210,36 @@ export class Session {
       case 'policy.set':
         this.send(this.ctx.setPolicy(message));
         return;
+      case 'console.open':
+      case 'console.resize':
+      case 'console.pause':
+      case 'console.resume':
+      case 'console.close':
+        if (this.ctx.consoles?.available) this.ctx.consoles.handle(this, message);
+        else this.send(error('unsupported', 'This agent has no consoles (its hello does not announce the "console" capability).', message.type === 'console.open' ? message.id : undefined));
+        return;
       case 'error':
         // The cockpit objects to something we sent: worth a line for the operator, never an answer (no error loops).
         this.ctx.note(`cockpit ${this.peer} reported ${message.code}${message.ref ? ` about ${printable(message.ref)}` : ''}: ${printable(message.message)}`);
         return;
     }
+  }
+
+  /**
+   * A binary frame: console input for one of this connection's streams. A malformed one (short header, unknown kind,
+   * stream 0, over the size limit) is answered with an error and dropped; the connection goes on.
+   */
+  private receiveFrame(bytes: Buffer): void {
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok) {
+      this.send(error(decoded.code, `${decoded.message} The frame was dropped.`));
+      return;
+    }
+    if (!this.ctx.consoles?.available) {
+      this.send(error('unsupported', 'This agent has no consoles (its hello does not announce the "console" capability), so it takes no binary frames; the frame was dropped.'));
+      return;
+    }
+    this.ctx.consoles.input(this, decoded.frame);
   }
 
   /** Answers a log query to this cockpit only; a store fault is an `internal` error, never a dropped connection. */

@@ -68,6 +68,46 @@ export interface Driver {
    * deadline passed), stop at the next safe point and throw.
    */
   act(vmId: string, kind: ActionKind, ctx: ActionContext): Promise<ActionOutcome>;
+  /**
+   * Attaches to a VM's console (its serial line, or the sim's shell). The agent (agent/consoles.ts) holds at most one
+   * attachment per VM and fans its output out to every cockpit stream, so a driver never sees more than one at a time
+   * per VM. Rejects with an AgentError (`console_unavailable`, `unknown_vm`) when it cannot attach. Optional: a driver
+   * without it offers no `console` capability.
+   */
+  openConsole?(vmId: string, handlers: ConsoleHandlers): Promise<ConsoleSource>;
+}
+
+/** What is on the other end of a console, as console.opened says it (protocol/schema/wire/console-opened). */
+export type ConsoleKind = 'serial' | 'sim-shell';
+
+/** Where a console attachment delivers what the guest does; no call comes after close() or end(). */
+export interface ConsoleHandlers {
+  /** Output the guest wrote, in order. Never called while the attachment is paused. */
+  data(chunk: Buffer): void;
+  /** The console went away (QEMU exited, its socket closed): a sentence for console.closed. */
+  end(reason: string): void;
+  /** The guest confirmed it now uses this window size (the lab guest acknowledges each resize). */
+  resized?(rows: number, cols: number): void;
+}
+
+/**
+ * One attachment to a VM's console. Flow control is by not reading: pause() stops taking output from the guest (QEMU
+ * then holds its UART, and the guest's writes block), resume() takes it again; nothing is dropped or reordered.
+ */
+export interface ConsoleSource {
+  readonly kind: ConsoleKind;
+  /** What the console printed before this attachment, oldest first: at most the size asked, starting at a line. */
+  readonly backlog: Buffer;
+  /** Passes keystrokes to the guest; false (and nothing passed) when the guest is not taking input in. */
+  write(bytes: Uint8Array): boolean;
+  /** Tells the guest its terminal is now cols × rows, where it can be told (a serial line cannot: agent/qemu/winsize.ts). */
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
+  /** Bytes taken from the guest and not yet handed to data(): what this attachment holds in the agent's memory. */
+  readonly held: number;
+  /** Detaches; the guest runs on. */
+  close(): void;
 }
 
 /** What an action carries into the driver, and how the driver speaks back while it runs. */

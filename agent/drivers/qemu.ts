@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import type { ActionKind, ActionParams, IsolationCheck, Severity, ThreatEvent, Verdict, Vm, VmNetwork } from '../../protocol/index.ts';
 import { AgentError, systemCode } from '../errors.ts';
 import { isQemuError } from '../qemu/errors.ts';
-import { QemuMachine, type MachineConfig } from '../qemu/machine.ts';
+import { machinePaths, QemuMachine, type MachineConfig } from '../qemu/machine.ts';
 import { attachToBridge, createTap, deleteLink, linkExists, linkInfo, setLinkUp, type LinkInfo } from '../qemu/net.ts';
 import { checkPrivateDir } from '../qemu/paths.ts';
 import type { QmpEvent } from '../qemu/qmp.ts';
-import { ActionFailure, type ActionContext, type ActionOutcome, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
+import { ActionFailure, type ActionContext, type ActionOutcome, type ConsoleHandlers, type ConsoleSource, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
+import { attachSerialConsole, deadConsole } from './qemu-console.ts';
 import {
   ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRenewal, isRunning, refuse, settle, type Condition, type Refusal,
 } from '../../protocol/lifecycle.ts';
@@ -178,6 +179,18 @@ export class QemuDriver implements Driver {
 
   listVms(): Vm[] {
     return [...this.entries.values()].map((e) => e.vm);
+  }
+
+  /**
+   * The VM's serial console (the agent holds one attachment per VM and shares it). A terminated VM's console is what
+   * its log last showed; a VM whose monitor is lost has none to offer.
+   */
+  async openConsole(vmId: string, handlers: ConsoleHandlers): Promise<ConsoleSource> {
+    const e = this.entries.get(vmId);
+    if (!e) throw new AgentError('unknown_vm', `There is no VM "${vmId}" on this host's qemu driver: check the inventory.`);
+    if (e.vm.state === 'terminated') return deadConsole(machinePaths(join(this.workDir, 'run', e.id)).serialLog);
+    if (!e.machine) throw new AgentError('console_unavailable', `Cordon has no connection to ${e.vm.name}'s QEMU, so it cannot reach its console: restart the agent to adopt it again, or check the host.`);
+    return attachSerialConsole(e.machine, e.vm.name, handlers, this.note);
   }
 
   getVm(vmId: string): Vm | undefined {
@@ -666,6 +679,8 @@ export class QemuDriver implements Driver {
     const c: MachineConfig = {
       id: spec.id, name: spec.name, memoryMiB: spec.memoryMiB, vcpus: spec.vcpus, accel: spec.accel,
       kernel: spec.kernel, initramfs: spec.initramfs, runDir,
+      // The window-size line of its console (agent/qemu/winsize.ts); a clone inherits it with the rest of the config.
+      consoleControl: true,
     };
     if (spec.append !== undefined) c.append = spec.append;
     if (spec.disk) c.disk = spec.disk;

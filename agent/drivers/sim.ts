@@ -1,10 +1,13 @@
 // The `sim` driver: a simulated hypervisor host with N micro-VMs, benign background activity and scripted attacks
 // (sim-stories.ts), at a configurable rate: about 5 events/s for a demo, tens of thousands for load tests; and all
 // seven actions, with believable timings and real effects on what the VMs emit (sim-actions.ts, sim-evidence.ts).
-// The default embedded lab of the cockpit, and the source of every event in the agent's tests.
+// Each VM has a console too: a simulated root shell (sim-shell.ts) whose processes, listeners and files are those the
+// VM's scripted threat events name (sim-guest.ts). The default embedded lab of the cockpit, and the source of every
+// event in the agent's tests.
 import { randomBytes } from 'node:crypto';
 import type { ActionKind, ActionParams, IsolationProof, ThreatEvent, Vm, VmNetwork } from '../../protocol/index.ts';
-import { ActionFailure, type ActionContext, type ActionOutcome, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
+import { AgentError } from '../errors.ts';
+import { ActionFailure, type ActionContext, type ActionOutcome, type ConsoleHandlers, type ConsoleSource, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
 import {
   ACTION_KINDS, applyCondition, cloneCondition, during, isolationMode, isRenewal, isRunning, refuse, settle, type Condition,
 } from '../../protocol/lifecycle.ts';
@@ -12,6 +15,8 @@ import { cloneNetworks, isolatedNetworks, pause, QUARANTINE_BRIDGE, shapeEvent, 
 import { backgroundFor, VARIANTS_PER_VM, type EventDraft } from './sim-background.ts';
 import { Rng, SimFleet, type SimVm } from './sim-fleet.ts';
 import { writeSimCapture } from './sim-evidence.ts';
+import { SimGuest } from './sim-guest.ts';
+import { SimShell } from './sim-shell.ts';
 import { bootLines, linesFor, LOG_EVENTS_PER_TICK } from './sim-logs.ts';
 import { STORIES, type StoryStep } from './sim-stories.ts';
 
@@ -152,6 +157,10 @@ class SimDriver implements Driver {
   private readonly recent: ThreatEvent[] = [];
   private recentAt = 0;
   private cloneCounter = 0;
+  /** Each VM's guest as its console shows it: made when a scripted event or a console first concerns it. */
+  private readonly guests = new Map<string, SimGuest>();
+  /** Each VM's console shell, made when a console is first opened on it; it lives on between attachments. */
+  private readonly shells = new Map<string, SimShell>();
 
   constructor(private readonly config: DriverConfig) {}
 
@@ -167,6 +176,9 @@ class SimDriver implements Driver {
         this.flush();
         this.byId.delete(removed.vm.id);
         this.extra.delete(removed.vm.id);
+        this.guests.delete(removed.vm.id);
+        this.shells.get(removed.vm.id)?.stop();
+        this.shells.delete(removed.vm.id);
         this.byId.set(added.vm.id, added);
         sink.vmRemoved(removed.vm.id);
         sink.vmChanged(added.vm);
@@ -188,7 +200,30 @@ class SimDriver implements Driver {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    for (const shell of this.shells.values()) shell.stop();
+    this.shells.clear();
     this.sink = undefined;
+  }
+
+  /** The VM's console: its simulated shell, the same one across attachments (as a guest's shell runs on). */
+  async openConsole(vmId: string, handlers: ConsoleHandlers): Promise<ConsoleSource> {
+    const sv = this.byId.get(vmId);
+    if (!sv || !this.sink) throw new AgentError('unknown_vm', `There is no VM "${vmId}" on this simulated host.`);
+    let shell = this.shells.get(vmId);
+    if (!shell) {
+      shell = new SimShell(this.guestOf(sv), { running: () => isRunning(this.byId.get(vmId)?.vm.state ?? 'terminated') });
+      this.shells.set(vmId, shell);
+    }
+    return shell.attach(handlers);
+  }
+
+  private guestOf(sv: SimVm): SimGuest {
+    let guest = this.guests.get(sv.vm.id);
+    if (!guest) {
+      guest = new SimGuest(sv);
+      this.guests.set(sv.vm.id, guest);
+    }
+    return guest;
   }
 
   listVms(): Vm[] {
@@ -326,6 +361,8 @@ class SimDriver implements Driver {
     this.logLine(clone, `started as a clone of ${name} (${origin.vm.id}), isolated (${condition.isolation?.mode}), link down`);
     this.clones.push(clone);
     this.extraOf(origin).clones.push(clone);
+    // The clone is the origin's memory and disk: the same processes, sockets and files on its console.
+    this.guests.set(vm.id, this.guestOf(origin).cloneAs(clone));
     this.script?.addBackground(clone);
     this.shaping = true;
     this.sink?.vmChanged(vm);
@@ -367,6 +404,10 @@ class SimDriver implements Driver {
     sv.vm = applyCondition(sv.vm, condition, at);
     this.shaping = this.clones.length > 0 || [...this.byId.values()].some((v) => v.vm.state !== 'running');
     this.sink?.vmChanged(sv.vm);
+    // A resumed guest's shell carries on (a frozen `yes` floods again); a terminated one is gone for good.
+    const shell = this.shells.get(sv.vm.id);
+    if (sv.vm.state === 'terminated') shell?.stop();
+    else shell?.wake();
   }
 
   private extraOf(sv: SimVm): SimVmExtra {
@@ -442,6 +483,11 @@ class SimDriver implements Driver {
 
   private emit(event: ThreatEvent): void {
     this.pending.push(event);
+    // What a scripted step did stays in its VM for the console to show (background noise is the role's daemons).
+    if (event.scenario !== 'background') {
+      const sv = this.byId.get(event.vmId);
+      if (sv) this.guestOf(sv).record(event);
+    }
     if (this.recent.length < RECENT_EVENTS) this.recent.push(event);
     else {
       this.recent[this.recentAt] = event;

@@ -1,5 +1,7 @@
 // The lab micro-VM that scripts/microvm/build.sh makes: where its files are, the kernel flags its init reads, and
-// what it prints and runs, so that the qemu driver, the tests and the bench boot it the same way.
+// what it prints and runs, so that the qemu driver, the tests and the bench boot it the same way. Besides the root
+// shell on ttyS0 (its serial console), the listener and the beacon, it runs /usr/sbin/cordon-winsize, which applies the
+// window sizes the agent sends on the console control line (ttyS1, agent/qemu/winsize.ts) to ttyS0.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QemuError } from './errors.ts';

@@ -56,6 +56,12 @@ export interface MachineConfig {
   runDir: string;
   /** The VM this one was cloned from, recorded in machine.json. */
   cloneOf?: string;
+  /**
+   * A second UART (the guest's ttyS1, at 0x2f8) on its own socket, where the agent tells the guest its console's
+   * window size (agent/qemu/winsize.ts); the lab guest applies it to ttyS0. A device like any other: a clone has it
+   * when its origin had it, or the saved state would not load.
+   */
+  consoleControl?: boolean;
   qemuBinary?: string;
   qemuImgBinary?: string;
 }
@@ -65,6 +71,8 @@ export interface MachinePaths {
   qmpSocket: string;
   serialSocket: string;
   serialLog: string;
+  /** The console control line's socket (consoleControl): window sizes to the guest, acknowledgements back. */
+  controlSocket: string;
   /** QEMU's own log (`-D`): guest errors and unimplemented-device notes. */
   qemuLog: string;
   /** QEMU's stderr: start-up errors, warnings, a failed incoming migration's reason. */
@@ -81,7 +89,7 @@ export interface RunStatus {
 }
 
 /** The QMP ids of the devices, fixed so that a clone's devices match its origin's exactly. */
-export const DEVICE_IDS = { nic: 'nic0', netdev: 'net0', disk: 'disk0', diskFile: 'disk0-file', blk: 'blk0', serial: 'ser0', qmp: 'qmp0' } as const;
+export const DEVICE_IDS = { nic: 'nic0', netdev: 'net0', disk: 'disk0', diskFile: 'disk0-file', blk: 'blk0', serial: 'ser0', qmp: 'qmp0', control: 'ctl0', controlUart: 'ctl0-uart' } as const;
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Unix socket paths are limited to 108 bytes including the terminating NUL. */
@@ -95,6 +103,7 @@ export function machinePaths(runDir: string): MachinePaths {
     qmpSocket: join(runDir, 'qmp.sock'),
     serialSocket: join(runDir, 'serial.sock'),
     serialLog: join(runDir, 'serial.log'),
+    controlSocket: join(runDir, 'conctl.sock'),
     qemuLog: join(runDir, 'qemu.log'),
     stderrLog: join(runDir, 'qemu.stderr.log'),
     pidFile: join(runDir, 'qemu.pid'),
@@ -127,7 +136,7 @@ export function checkConfig(config: MachineConfig): MachineConfig {
     else if (nic.backend.kind !== 'user') throw new QemuError('invalid_config', `The NIC backend of ${config.id} must be "tap" or "user".`);
   }
   const paths = machinePaths(config.runDir);
-  if (Buffer.byteLength(paths.serialSocket) > MAX_SOCKET_PATH || Buffer.byteLength(paths.qmpSocket) > MAX_SOCKET_PATH) {
+  if ([paths.serialSocket, paths.qmpSocket, paths.controlSocket].some((path) => Buffer.byteLength(path) > MAX_SOCKET_PATH)) {
     throw new QemuError('invalid_config', `The run folder ${config.runDir} is too long for a unix socket path (at most ${MAX_SOCKET_PATH - 12} bytes): choose a shorter one.`);
   }
   return { ...config, nic };
@@ -204,6 +213,11 @@ export function buildQemuArgs(config: MachineConfig, options: { incoming?: boole
     args.push('-blockdev', JSON.stringify({ driver: 'file', filename: c.disk.path, 'node-name': DEVICE_IDS.diskFile }));
     args.push('-blockdev', JSON.stringify({ driver: c.disk.format, file: DEVICE_IDS.diskFile, 'node-name': DEVICE_IDS.disk }));
     args.push('-device', `virtio-blk-device,drive=${DEVICE_IDS.disk},id=${DEVICE_IDS.blk}`);
+  }
+  if (c.consoleControl) {
+    // Index 1 is the legacy COM2 (0x2f8): the guest's 8250 driver finds it as ttyS1 without any module.
+    args.push('-chardev', `socket,id=${DEVICE_IDS.control},path=${p.controlSocket},server=on,wait=off`);
+    args.push('-device', `isa-serial,chardev=${DEVICE_IDS.control},id=${DEVICE_IDS.controlUart},index=1`);
   }
   if (options.incoming) args.push('-S', '-incoming', 'defer');
   return args;
@@ -283,6 +297,18 @@ export class QemuMachine {
   get serialSocketPath(): string { return this.paths.serialSocket; }
   /** Everything the guest wrote to its serial console since start, including before anyone connected. */
   get serialLogPath(): string { return this.paths.serialLog; }
+  /** The console control line (window sizes), when the VM was started with one. */
+  get controlSocketPath(): string | undefined { return this.config.consoleControl ? this.paths.controlSocket : undefined; }
+
+  /**
+   * Whether a client holds the serial console's chardev now (QMP query-chardev: a socket chardev's filename starts
+   * with `disconnected:` while it has none). QEMU accepts one client at a time; a second one waits unanswered.
+   */
+  async serialConnected(): Promise<boolean> {
+    const devs = await this.qmp.execute<Array<{ label: string; filename: string }>>('query-chardev');
+    const ser = devs.find((d) => d.label === DEVICE_IDS.serial);
+    return ser !== undefined && !ser.filename.startsWith('disconnected:');
+  }
   /** Whether this object started the process (false when adopted after an agent restart). */
   get owned(): boolean { return this.child !== undefined; }
 
@@ -299,7 +325,7 @@ export class QemuMachine {
       throw new QemuError('qemu_start_failed', `VM ${c.id} already runs as QEMU pid ${running} in ${c.runDir}: adopt it instead of starting another.`);
     }
     // Sockets left by a QEMU that was killed would make the new one's socket path look ready before it is.
-    for (const f of [paths.qmpSocket, paths.serialSocket, paths.pidFile]) rmSync(f, { force: true });
+    for (const f of [paths.qmpSocket, paths.serialSocket, paths.controlSocket, paths.pidFile]) rmSync(f, { force: true });
     if (c.disk) await ensureDisk(c);
     const args = buildQemuArgs(c, { incoming: options.incoming });
     const binary = c.qemuBinary ?? 'qemu-system-x86_64';
@@ -677,7 +703,7 @@ export class QemuMachine {
   /** After the process is gone: close QMP and remove what a killed QEMU leaves behind (logs stay: evidence). */
   private afterExit(): void {
     this.qmp.close();
-    for (const f of [this.paths.qmpSocket, this.paths.serialSocket, this.paths.pidFile]) rmSync(f, { force: true });
+    for (const f of [this.paths.qmpSocket, this.paths.serialSocket, this.paths.controlSocket, this.paths.pidFile]) rmSync(f, { force: true });
   }
 }
 

@@ -78,8 +78,11 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
       link.consoleControl({ type: 'console.close', stream: opened.stream });
       throw new ConsoleError('not_recorded', `The console could not be recorded (${(err as Error).message}), so it was closed.`);
     }
-    this.sessions.set(sessionId, { info, actor, link, stream: opened.stream, recorder, pending: [], pendingBytes: 0, timer: undefined, pushed: 0, acked: 0, paused: false });
+    const session: Session = { info, actor, link, stream: opened.stream, recorder, pending: [], pendingBytes: 0, timer: undefined, pushed: 0, acked: 0, paused: false };
+    this.sessions.set(sessionId, session);
     this.record?.opened(info, actor);
+    // The agent's backlog (recent output) arrives right behind its answer: the first bytes of the session.
+    for (const bytes of opened.early) this.output(session, bytes);
     return info;
   }
 
@@ -144,18 +147,21 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
     this.watched.add(link);
     link.on('console.data', (stream, bytes) => {
       const s = this.byStream(link, stream);
-      if (!s) return;
-      s.recorder.output(bytes);
-      s.pending.push(bytes);
-      s.pendingBytes += bytes.byteLength;
-      if (s.pendingBytes >= FLUSH_BYTES) this.flush(s);
-      else s.timer ??= setTimeout(() => this.flush(s), FLUSH_MS);
-      this.flow(s);
+      if (s) this.output(s, bytes);
     });
     link.on('console.closed', (stream, reason) => {
       const s = this.byStream(link, stream);
       if (s) this.end(s, reason);
     });
+  }
+
+  private output(s: Session, bytes: Buffer): void {
+    s.recorder.output(bytes);
+    s.pending.push(bytes);
+    s.pendingBytes += bytes.byteLength;
+    if (s.pendingBytes >= FLUSH_BYTES) this.flush(s);
+    else s.timer ??= setTimeout(() => this.flush(s), FLUSH_MS);
+    this.flow(s);
   }
 
   private byStream(link: AgentLink, stream: number): Session | undefined {

@@ -115,6 +115,8 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   private policy: SignedPolicy | undefined;
   /** Console streams open on the current connection (odd ids: the cockpit picks them). */
   private readonly streams = new Set<number>();
+  /** Output of streams whose console.opened is not yet handed over (the agent sends a backlog right behind it). */
+  private readonly opening = new Map<number, { chunks: Buffer[]; bytes: number }>();
   private nextStream = 1;
 
   constructor(readonly endpoint: AgentEndpoint, private readonly opts: AgentLinkOptions) {
@@ -192,18 +194,25 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
    * Attaches to a VM's console: resolves once the agent answered console.opened (its bytes then come as
    * 'console.data' with the stream id), or rejects with the agent's error or the link's.
    */
-  async openConsole(o: Omit<ConsoleOpenMessage, 'type' | 'id' | 'stream'>): Promise<ConsoleOpenedMessage> {
+  async openConsole(o: Omit<ConsoleOpenMessage, 'type' | 'id' | 'stream'>): Promise<ConsoleOpenedMessage & { early: Buffer[] }> {
     if (this.status.link === 'connected' && !this.hello?.capabilities.includes('console')) {
       throw new LogQueryError('unsupported', `${this.endpoint.label} offers no console (its hello does not say "console").`);
     }
     const stream = this.nextStream;
     this.nextStream = this.nextStream >= 0xfffffffd ? 1 : this.nextStream + 2;
     this.streams.add(stream);
+    this.opening.set(stream, { chunks: [], bytes: 0 });
     try {
-      return await this.request({ ...o, type: 'console.open', stream }, 'console.opened', 'the console', 15_000) as ConsoleOpenedMessage;
+      const opened = await this.request({ ...o, type: 'console.open', stream }, 'console.opened', 'the console', 15_000) as ConsoleOpenedMessage;
+      // What arrived between the answer and this line is handed over with it, in order; what follows is emitted.
+      return { ...opened, early: this.opening.get(stream)?.chunks ?? [] };
     } catch (err) {
+      // An answer too late for us may still open it on the agent: say that we do not want it.
+      if (err instanceof LogQueryError && err.code === 'timed_out') this.consoleControl({ type: 'console.close', stream });
       this.streams.delete(stream);
       throw err;
+    } finally {
+      this.opening.delete(stream);
     }
   }
 
@@ -239,6 +248,15 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     const { kind, stream, payload } = decoded.frame;
     if (kind !== FRAME_KIND.consoleOutput) {
       this.sendError('unsupported', `This cockpit does not take binary frames of kind 0x${kind.toString(16).padStart(2, '0')} from an agent.`);
+      return;
+    }
+    const early = this.opening.get(stream);
+    if (early) {
+      // Bounded: an agent that floods before answering the open is cut off at 4 MiB of backlog.
+      if (early.bytes + payload.byteLength <= 4 * 1024 * 1024) {
+        early.chunks.push(Buffer.from(payload));
+        early.bytes += payload.byteLength;
+      }
       return;
     }
     // Output for a stream closed a moment ago is dropped: the session that wanted it has ended.

@@ -145,6 +145,7 @@ cat > "$root/etc/inittab" <<'EOF'
 ttyS0::respawn:-/bin/sh
 ::respawn:/usr/sbin/listener
 ::respawn:/usr/sbin/beacon
+::respawn:/usr/sbin/cordon-winsize
 ::shutdown:/bin/sync
 EOF
 
@@ -203,6 +204,27 @@ while :; do
 done
 EOF
 
+# The console's window size from the host. A serial line has no TIOCSWINSZ, so Cordon's agent writes "ROWS COLS"
+# lines on the console control line (ttyS1, a second UART only the agent talks to; agent/qemu/winsize.ts) and this
+# sets them on ttyS0: stty makes the kernel send SIGWINCH to ttyS0's foreground job, so the shell or a full-screen
+# program redraws at the new size. Nothing is typed into the console. It answers "ok ROWS COLS" once applied.
+cat > "$root/usr/sbin/cordon-winsize" <<'EOF'
+#!/bin/sh
+# Off the console: init starts it with /dev/console (ttyS0) as stdio, and nothing of it must show there.
+exec </dev/null >/dev/null 2>&1
+[ -c /dev/ttyS1 ] || exec sleep 2147483647
+stty -F /dev/ttyS1 clocal -echo -icrnl
+while :; do
+  while read -r rows cols; do
+    case "$rows:$cols" in
+      *[!0-9:]*|:*|*:) continue ;;
+    esac
+    stty -F /dev/ttyS0 rows "$rows" cols "$cols" && echo "ok $rows $cols"
+  done < /dev/ttyS1 > /dev/ttyS1
+  sleep 1
+done
+EOF
+
 # A serial line has no window size (0x0, so `stty size` fails): start at 24x80 until a console sets its own.
 cat > "$root/etc/profile" <<'EOF'
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -211,7 +233,7 @@ export PS1='\h:\w\$ '
 EOF
 printf 'root::0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
-chmod 0755 "$root/etc/init.d/rcS" "$root/usr/sbin/listener" "$root/usr/sbin/beacon"
+chmod 0755 "$root/etc/init.d/rcS" "$root/usr/sbin/listener" "$root/usr/sbin/beacon" "$root/usr/sbin/cordon-winsize"
 
 # Fixed timestamps, sorted names, renumbered inodes and gzip -n make the archive reproducible: the same inputs
 # give the same sha256, so the manifest's hash identifies the guest.

@@ -18,7 +18,8 @@ test('not JSON, an unknown type, a negative since, a binary frame: each an error
     { frame: JSON.stringify({ type: 'subscribe', id: 'neg', since: -1 }), code: 'bad_message', ref: 'neg' },
     { frame: JSON.stringify({ type: 'subscribe', id: 'extra', since: 0, evil: '<script>' }), code: 'bad_message', ref: 'extra' },
     { frame: JSON.stringify([1, 2, 3]), code: 'bad_message' },
-    { frame: Buffer.from([0xde, 0xad, 0xbe, 0xef]), code: 'unsupported' },
+    { frame: Buffer.from([0xde, 0xad, 0xbe, 0xef]), code: 'bad_frame' },
+    { frame: Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x01]), code: 'unsupported' },
   ];
   for (const c of cases) {
     cockpit.send(c.frame);
