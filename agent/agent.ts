@@ -6,9 +6,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 // The version a hello reports; imported (not read at run time) so that the bundled agent carries it too.
 import pkg from '../package.json' with { type: 'json' };
-import { PROTOCOL, type HelloMessage, type ThreatEvent } from '../protocol/index.ts';
+import { PROTOCOL, type AgentMessage, type HelloMessage, type InspectMessage, type ThreatEvent } from '../protocol/index.ts';
 import { ActionJournal, DEFAULT_JOURNAL_LIMIT } from './action-journal.ts';
-import { ActionRunner } from './actions.ts';
+import { ActionRunner, printable } from './actions.ts';
 import { ConsoleHub, type ConsoleStats } from './consoles.ts';
 import { DRIVERS, driverNames } from './drivers/index.ts';
 import type { Driver, DriverConfig } from './drivers/driver.ts';
@@ -143,7 +143,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     protocol: PROTOCOL,
     agent: { id: agentId, host: hostName, version, ...(options.hostGroups?.length ? { hostGroups: [...options.hostGroups] } : {}) },
     hypervisor: { kind: driver.kind, version: driver.version },
-    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(consoles.available ? ['console'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : [])],
+    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(consoles.available ? ['console'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : []), ...(driver.inspect ? ['inspect'] : [])],
     actions: [...driver.actions],
     latestSeq: log.latestSeq,
     oldestSeq: log.oldestSeq,
@@ -207,6 +207,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           return { type: 'error', code: answer.code, message: answer.message.slice(0, 2048), ...(message.id !== undefined ? { ref: message.id } : {}) };
         },
         ...(logs ? { queryLogs: logs.answer.bind(logs) } : {}),
+        ...(driver.inspect ? { inspect: (message) => inspectAnswer(driver, message, note) } : {}),
       },
     });
   } catch (err) {
@@ -256,4 +257,16 @@ function buildDriver(name: string, config: DriverConfig): Driver {
 export function defaultAgentId(): string {
   const id = hostname().toLowerCase().replace(/[^a-z0-9._:-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 128);
   return id || 'agent';
+}
+
+/** A driver's inspection as the wire answers it; one sentence when it cannot (the VM frozen, gone, its line silent). */
+async function inspectAnswer(driver: Driver, message: InspectMessage, note: (line: string) => void): Promise<AgentMessage> {
+  try {
+    const inspection = await driver.inspect!(message.vmId);
+    return { type: 'inspect.result', ref: message.id, inspection };
+  } catch (err) {
+    if (err instanceof AgentError) return { type: 'error', code: err.code, message: err.message.slice(0, 2048), ref: message.id };
+    note(`inspection of ${printable(message.vmId)} failed: ${printable(err instanceof Error ? err.message : String(err))}`);
+    return { type: 'error', code: 'internal', message: 'The agent could not inspect this VM; see its stderr.', ref: message.id };
+  }
 }

@@ -15,6 +15,7 @@ import {
   type AgentMessage,
   type ErrorMessage,
   type HelloMessage,
+  type InspectMessage,
   type LogsQueryMessage,
   type LogsResultMessage,
   type PolicySetMessage,
@@ -47,6 +48,8 @@ export interface SessionContext {
   act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void;
   /** A `logs.query`: its page or an error (ref = its id). Absent when the agent keeps no logs. */
   queryLogs?(message: LogsQueryMessage): LogsResultMessage | ErrorMessage;
+  /** An `inspect`: what runs in the VM now, or an error (ref = its id). Absent when the driver cannot inspect. */
+  inspect?(message: InspectMessage): Promise<AgentMessage>;
   /** A `policy.set`: policy.accepted, or an error (ref = its id) when the policy is refused. */
   setPolicy(message: PolicySetMessage): AgentMessage;
   /** Console streams (console.* and binary frames). Absent, or without `available`, when the driver has no consoles. */
@@ -209,6 +212,10 @@ export class Session implements ConsoleClient {
         return;
       case 'policy.set':
         this.send(this.ctx.setPolicy(message));
+        return;
+      case 'inspect':
+        if (!this.ctx.inspect) this.send(error('unsupported', 'This agent cannot inspect its VMs (it does not announce the "inspect" capability).', message.id));
+        else void this.ctx.inspect(message).then((answer) => { if (!this.closed) this.send(answer); });
         return;
       case 'console.open':
       case 'console.resize':

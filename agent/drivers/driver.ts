@@ -9,7 +9,7 @@
 // refusal; it persists the request id before calling act() and the outcome after; it marks the VM `busy` on the wire
 // and sends accepted, progress and result. A driver re-checks the lifecycle inside act() (its own view is the truth),
 // reports every VM change through the sink as it happens (`seizing`, a new clone), and returns the final state.
-import type { ActionDetails, ActionKind, ActionParams, Actor, ThreatEvent, Vm, VmState } from '../../protocol/index.ts';
+import type { ActionDetails, ActionKind, ActionParams, Actor, ThreatEvent, Vm, VmState, VmInspection } from '../../protocol/index.ts';
 import { AgentError } from '../errors.ts';
 import type { FollowLogSpec } from '../logs/collector.ts';
 import type { LogEntry } from '../logs/store.ts';
@@ -75,6 +75,12 @@ export interface Driver {
    * without it offers no `console` capability.
    */
   openConsole?(vmId: string, handlers: ConsoleHandlers): Promise<ConsoleSource>;
+  /**
+   * Reads what runs in the VM now (processes, sockets, services, resources), without the responder's console: the sim
+   * from its model, a real guest on a line of its own. Rejects with an AgentError (`unknown_vm`, `not_running`,
+   * `inspect_unavailable`, `timed_out`) it can say in a sentence. Optional: without it, no `inspect` capability.
+   */
+  inspect?(vmId: string): Promise<VmInspection>;
 }
 
 /** What is on the other end of a console, as console.opened says it (protocol/schema/wire/console-opened). */

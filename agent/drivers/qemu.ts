@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ActionKind, ActionParams, IsolationCheck, Severity, ThreatEvent, Verdict, Vm, VmNetwork } from '../../protocol/index.ts';
+import type { ActionKind, ActionParams, IsolationCheck, Severity, ThreatEvent, Verdict, Vm, VmInspection, VmNetwork } from '../../protocol/index.ts';
+import { inspectOverLine } from '../inspect/inspect-line.ts';
 import { AgentError, systemCode } from '../errors.ts';
 import { isQemuError } from '../qemu/errors.ts';
 import { machinePaths, QemuMachine, type MachineConfig } from '../qemu/machine.ts';
@@ -91,6 +92,8 @@ const RELEASE_REACH_MS = 3_000;
 const REACH_MS = 3_000;
 
 export class QemuDriver implements Driver {
+  /** The inspection running on each VM (its line takes one client): the next one waits for it. */
+  private readonly inspecting = new Map<string, Promise<VmInspection>>();
   readonly kind = 'qemu';
   readonly actions = ACTION_KINDS;
   private qemuVersion = 'unknown';
@@ -191,6 +194,26 @@ export class QemuDriver implements Driver {
     if (e.vm.state === 'terminated') return deadConsole(machinePaths(join(this.workDir, 'run', e.id)).serialLog);
     if (!e.machine) throw new AgentError('console_unavailable', `Cordon has no connection to ${e.vm.name}'s QEMU, so it cannot reach its console: restart the agent to adopt it again, or check the host.`);
     return attachSerialConsole(e.machine, e.vm.name, handlers, this.note);
+  }
+
+  /** What runs in the guest, read on its inspection line (never the responder's console); one at a time per VM. */
+  async inspect(vmId: string): Promise<VmInspection> {
+    const e = this.entries.get(vmId);
+    if (!e) throw new AgentError('unknown_vm', `There is no VM "${vmId}" on this host's qemu driver: check the inventory.`);
+    const m = e.machine;
+    if (!m || !isRunning(e.vm.state)) {
+      throw new AgentError('not_running', `${e.vm.name} is ${e.vm.state}: its guest runs nothing that could answer. Inspect a clone of it (the clone action) to look without touching it${e.vm.state === 'frozen' ? ', or resume it' : ''}.`);
+    }
+    const path = m.inspectSocketPath;
+    if (!path) throw new AgentError('inspect_unavailable', `${e.vm.name} was started without an inspection line (by an older agent): restart it to inspect it.`);
+    const previous = this.inspecting.get(vmId) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(() => inspectOverLine(path, vmId, e.vm.name));
+    this.inspecting.set(vmId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.inspecting.get(vmId) === run) this.inspecting.delete(vmId);
+    }
   }
 
   getVm(vmId: string): Vm | undefined {
@@ -681,6 +704,8 @@ export class QemuDriver implements Driver {
       kernel: spec.kernel, initramfs: spec.initramfs, runDir,
       // The window-size line of its console (agent/qemu/winsize.ts); a clone inherits it with the rest of the config.
       consoleControl: true,
+      // The inspection line (agent/inspect/guest-shell.ts): the evaluation view without the responder's console.
+      inspectLine: true,
     };
     if (spec.append !== undefined) c.append = spec.append;
     if (spec.disk) c.disk = spec.disk;

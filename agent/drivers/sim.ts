@@ -5,7 +5,7 @@
 // VM's scripted threat events name (sim-guest.ts). The default embedded lab of the cockpit, and the source of every
 // event in the agent's tests.
 import { randomBytes } from 'node:crypto';
-import type { ActionKind, ActionParams, IsolationProof, ThreatEvent, Vm, VmNetwork } from '../../protocol/index.ts';
+import type { ActionKind, ActionParams, IsolationProof, ThreatEvent, Vm, VmInspection, VmNetwork } from '../../protocol/index.ts';
 import { AgentError } from '../errors.ts';
 import { ActionFailure, type ActionContext, type ActionOutcome, type ConsoleHandlers, type ConsoleSource, type Driver, type DriverConfig, type DriverSink } from './driver.ts';
 import {
@@ -16,6 +16,7 @@ import { backgroundFor, VARIANTS_PER_VM, type EventDraft } from './sim-backgroun
 import { Rng, SimFleet, type SimVm } from './sim-fleet.ts';
 import { writeSimCapture } from './sim-evidence.ts';
 import { SimGuest } from './sim-guest.ts';
+import { inspectSimGuest } from '../inspect/sim-model.ts';
 import { SimShell } from './sim-shell.ts';
 import { bootLines, linesFor, LOG_EVENTS_PER_TICK } from './sim-logs.ts';
 import { STORIES, type StoryStep } from './sim-stories.ts';
@@ -215,6 +216,16 @@ class SimDriver implements Driver {
       this.shells.set(vmId, shell);
     }
     return shell.attach(handlers);
+  }
+
+  /** What runs in the VM, from its guest model; a VM that runs nothing (frozen, seized, terminated) cannot answer. */
+  async inspect(vmId: string): Promise<VmInspection> {
+    const sv = this.byId.get(vmId);
+    if (!sv || !this.sink) throw new AgentError('unknown_vm', `There is no VM "${vmId}" on this simulated host.`);
+    if (!isRunning(sv.vm.state)) {
+      throw new AgentError('not_running', `${sv.vm.name} is ${sv.vm.state}: its guest runs nothing that could answer. Inspect a clone of it (the clone action) to look without touching it${sv.vm.state === 'frozen' ? ', or resume it' : ''}.`);
+    }
+    return inspectSimGuest(this.guestOf(sv), sv.vm, sv.ip, new Date().toISOString());
   }
 
   private guestOf(sv: SimVm): SimGuest {

@@ -62,6 +62,12 @@ export interface MachineConfig {
    * when its origin had it, or the saved state would not load.
    */
   consoleControl?: boolean;
+  /**
+   * A third UART (the guest's ttyS2, at 0x3e8) on its own socket, where the lab guest's cordon-inspectd runs what the
+   * agent sends and answers on the same line (agent/inspect/guest-shell.ts): the evaluation view, read without the
+   * responder's console. Like consoleControl, a device a clone must share with its origin.
+   */
+  inspectLine?: boolean;
   qemuBinary?: string;
   qemuImgBinary?: string;
 }
@@ -73,6 +79,8 @@ export interface MachinePaths {
   serialLog: string;
   /** The console control line's socket (consoleControl): window sizes to the guest, acknowledgements back. */
   controlSocket: string;
+  /** The inspection line's socket (inspectLine). */
+  inspectSocket: string;
   /** QEMU's own log (`-D`): guest errors and unimplemented-device notes. */
   qemuLog: string;
   /** QEMU's stderr: start-up errors, warnings, a failed incoming migration's reason. */
@@ -89,7 +97,7 @@ export interface RunStatus {
 }
 
 /** The QMP ids of the devices, fixed so that a clone's devices match its origin's exactly. */
-export const DEVICE_IDS = { nic: 'nic0', netdev: 'net0', disk: 'disk0', diskFile: 'disk0-file', blk: 'blk0', serial: 'ser0', qmp: 'qmp0', control: 'ctl0', controlUart: 'ctl0-uart' } as const;
+export const DEVICE_IDS = { nic: 'nic0', netdev: 'net0', disk: 'disk0', diskFile: 'disk0-file', blk: 'blk0', serial: 'ser0', qmp: 'qmp0', control: 'ctl0', controlUart: 'ctl0-uart', inspect: 'insp0', inspectUart: 'insp0-uart' } as const;
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Unix socket paths are limited to 108 bytes including the terminating NUL. */
@@ -104,6 +112,7 @@ export function machinePaths(runDir: string): MachinePaths {
     serialSocket: join(runDir, 'serial.sock'),
     serialLog: join(runDir, 'serial.log'),
     controlSocket: join(runDir, 'conctl.sock'),
+    inspectSocket: join(runDir, 'inspect.sock'),
     qemuLog: join(runDir, 'qemu.log'),
     stderrLog: join(runDir, 'qemu.stderr.log'),
     pidFile: join(runDir, 'qemu.pid'),
@@ -136,8 +145,8 @@ export function checkConfig(config: MachineConfig): MachineConfig {
     else if (nic.backend.kind !== 'user') throw new QemuError('invalid_config', `The NIC backend of ${config.id} must be "tap" or "user".`);
   }
   const paths = machinePaths(config.runDir);
-  if ([paths.serialSocket, paths.qmpSocket, paths.controlSocket].some((path) => Buffer.byteLength(path) > MAX_SOCKET_PATH)) {
-    throw new QemuError('invalid_config', `The run folder ${config.runDir} is too long for a unix socket path (at most ${MAX_SOCKET_PATH - 12} bytes): choose a shorter one.`);
+  if ([paths.serialSocket, paths.qmpSocket, paths.controlSocket, paths.inspectSocket].some((path) => Buffer.byteLength(path) > MAX_SOCKET_PATH)) {
+    throw new QemuError('invalid_config', `The run folder ${config.runDir} is too long for a unix socket path (at most ${MAX_SOCKET_PATH - 13} bytes): choose a shorter one.`);
   }
   return { ...config, nic };
 }
@@ -219,6 +228,11 @@ export function buildQemuArgs(config: MachineConfig, options: { incoming?: boole
     args.push('-chardev', `socket,id=${DEVICE_IDS.control},path=${p.controlSocket},server=on,wait=off`);
     args.push('-device', `isa-serial,chardev=${DEVICE_IDS.control},id=${DEVICE_IDS.controlUart},index=1`);
   }
+  if (c.inspectLine) {
+    // Index 2 is the legacy COM3 (0x3e8, IRQ 4 shared with COM1): ttyS2 to the guest's 8250 driver.
+    args.push('-chardev', `socket,id=${DEVICE_IDS.inspect},path=${p.inspectSocket},server=on,wait=off`);
+    args.push('-device', `isa-serial,chardev=${DEVICE_IDS.inspect},id=${DEVICE_IDS.inspectUart},index=2`);
+  }
   if (options.incoming) args.push('-S', '-incoming', 'defer');
   return args;
 }
@@ -299,6 +313,7 @@ export class QemuMachine {
   get serialLogPath(): string { return this.paths.serialLog; }
   /** The console control line (window sizes), when the VM was started with one. */
   get controlSocketPath(): string | undefined { return this.config.consoleControl ? this.paths.controlSocket : undefined; }
+  get inspectSocketPath(): string | undefined { return this.config.inspectLine ? this.paths.inspectSocket : undefined; }
 
   /**
    * Whether a client holds the serial console's chardev now (QMP query-chardev: a socket chardev's filename starts

@@ -146,6 +146,7 @@ ttyS0::respawn:-/bin/sh
 ::respawn:/usr/sbin/listener
 ::respawn:/usr/sbin/beacon
 ::respawn:/usr/sbin/cordon-winsize
+::respawn:/usr/sbin/cordon-inspectd
 ::shutdown:/bin/sync
 EOF
 
@@ -225,6 +226,23 @@ while :; do
 done
 EOF
 
+# The inspection line (ttyS2, a third UART only the agent talks to; agent/inspect/inspect-line.ts): each line the
+# agent sends is a script of busybox commands (agent/inspect/guest-shell.ts) run by /bin/sh, its answer written back
+# on the same line. It is how the cockpit's evaluation view reads processes and sockets without typing into the
+# responder's console. Like qemu-ga's guest-exec, it is a root shell for whoever holds the host side of the socket.
+cat > "$root/usr/sbin/cordon-inspectd" <<'EOF'
+#!/bin/sh
+exec </dev/null >/dev/null 2>&1
+[ -c /dev/ttyS2 ] || exec sleep 2147483647
+stty -F /dev/ttyS2 clocal -echo -icrnl
+while :; do
+  while read -r line; do
+    sh -c "$line" 2>&1
+  done < /dev/ttyS2 > /dev/ttyS2
+  sleep 1
+done
+EOF
+
 # A serial line has no window size (0x0, so `stty size` fails): start at 24x80 until a console sets its own.
 cat > "$root/etc/profile" <<'EOF'
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -233,7 +251,7 @@ export PS1='\h:\w\$ '
 EOF
 printf 'root::0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
-chmod 0755 "$root/etc/init.d/rcS" "$root/usr/sbin/listener" "$root/usr/sbin/beacon" "$root/usr/sbin/cordon-winsize"
+chmod 0755 "$root/etc/init.d/rcS" "$root/usr/sbin/listener" "$root/usr/sbin/beacon" "$root/usr/sbin/cordon-winsize" "$root/usr/sbin/cordon-inspectd"
 
 # Fixed timestamps, sorted names, renumbered inodes and gzip -n make the archive reproducible: the same inputs
 # give the same sha256, so the manifest's hash identifies the guest.
