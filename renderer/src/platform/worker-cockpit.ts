@@ -10,7 +10,8 @@ import type { EngineCommand, EngineFrame } from '../store/frame.ts';
 import type { CordonProbe } from '../store/probe.ts';
 import type { FromWorker, ToWorker } from '../worker/messages.ts';
 import { openCockpitLink } from './index.ts';
-import { CockpitCallError } from './link.ts';
+import type { ConsoleFeed } from '../store/console-feed.ts';
+import { CockpitCallError, Listeners } from './link.ts';
 
 export function openCockpit(scheduler: FrameScheduler, probe: CordonProbe): Cockpit {
   const bridge: CockpitApi | undefined = window.cordon;
@@ -35,6 +36,7 @@ function workerChannel(worker: Worker, bridge: CockpitApi | undefined): EngineCh
   // Kept to replay on the same-thread engine if the worker fails before it ever answered.
   const lasting = new Map<EngineCommand['type'], EngineCommand>();
   let fallback: CockpitEngine | null = null;
+  const consoles = new Listeners<ConsoleFeed>();
 
   worker.onmessage = (event: MessageEvent<FromWorker>) => {
     const msg = event.data;
@@ -46,6 +48,9 @@ function workerChannel(worker: Worker, bridge: CockpitApi | undefined): EngineCh
         r?.(msg.frame);
         return;
       }
+      case 'console':
+        consoles.emit(msg.feed);
+        return;
       case 'call.result': {
         const c = calls.get(msg.id);
         calls.delete(msg.id);
@@ -72,6 +77,7 @@ function workerChannel(worker: Worker, bridge: CockpitApi | undefined): EngineCh
     for (const c of calls.values()) c.reject(new CockpitCallError('link_lost', 'The ingest worker failed before it answered; try again.'));
     calls.clear();
     fallback = new CockpitEngine({ link: openCockpitLink() });
+    fallback.onConsole((feed) => consoles.emit(feed));
     for (const c of lasting.values()) fallback.command(c);
     fallback.start();
     const r = reply;
@@ -113,5 +119,6 @@ function workerChannel(worker: Worker, bridge: CockpitApi | undefined): EngineCh
         send({ type: 'call', id, method, params });
       });
     },
+    onConsole: (listener) => consoles.add(listener),
   };
 }

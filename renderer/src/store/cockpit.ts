@@ -14,6 +14,7 @@ import type { FrameScheduler } from './frame-scheduler.ts';
 import { mergeActions, vmKey } from './action-history.ts';
 import { isPlanUnderway, newPlan, planAfter, planAsked, planNotAsked, type ActionPlan, type PlanStep } from './action-plans.ts';
 import { ThreatCounts, type VerdictTally } from './counts.ts';
+import type { ConsoleFeed } from './console-feed.ts';
 import { CockpitEngine, type EngineOptions } from './engine.ts';
 import { EMPTY_VIEW, type FeedView } from './feed-window.ts';
 import { mergeFrames, pageView, type EngineCommand, type EngineFrame, type FeedPage, type VisibleRange } from './frame.ts';
@@ -114,6 +115,8 @@ export interface EngineChannel {
   requestFrame(reply: (frame: EngineFrame) => void): void;
   /** A cockpit call (e.g. act), made by the engine's link; rejects with a CockpitCallError. */
   call: CockpitApi['call'];
+  /** Console output and closings, in order, beside the frames (console-feed.ts). */
+  onConsole?(listener: (feed: ConsoleFeed) => void): () => void;
 }
 
 export interface Cockpit {
@@ -126,6 +129,9 @@ export interface Cockpit {
   flush(): void;
   /** A cockpit call (e.g. act) on the engine's link, its result checked there. */
   call: CockpitApi['call'];
+  /** Subscribes to console output and closings (the console panes' own path, not the store's); returns the
+   *  function that unsubscribes. */
+  onConsole(listener: (feed: ConsoleFeed) => void): () => void;
 }
 
 export interface CockpitViewOptions {
@@ -452,6 +458,7 @@ export function createCockpitView(options: CockpitViewOptions): Cockpit {
       frame();
     },
     call: (method, params) => channel.call(method, params),
+    onConsole: (listener) => channel.onConsole?.(listener) ?? (() => {}),
   };
 }
 
@@ -478,6 +485,7 @@ export function sameThreadChannel(engine: CockpitEngine): EngineChannel {
     command: (c) => engine.command(c),
     requestFrame: (reply) => engine.requestFrame(reply),
     call: (method, params) => engine.call(method, params),
+    onConsole: (listener) => engine.onConsole(listener),
   };
 }
 

@@ -14,6 +14,7 @@
 import type { CockpitCalls, CockpitMethod } from '../../../protocol/cockpit-api.ts';
 import type { CockpitSnapshot } from '../../../protocol/index.ts';
 import type { CockpitLink, LinkState } from '../platform/link.ts';
+import { consoleFeedOf, isConsolePush, type ConsoleFeed } from './console-feed.ts';
 import { pageOf, type EngineCommand, type EngineFrame, type VisibleRange } from './frame.ts';
 import { CockpitModel, type FeedStats } from './model.ts';
 import { createProbe, probeMirror, type CordonProbe } from './probe.ts';
@@ -75,6 +76,7 @@ export class CockpitEngine {
   private waiting: ((frame: EngineFrame) => void) | null = null;
   private dueTimer: unknown = null;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly consoles = new Set<(feed: ConsoleFeed) => void>();
   /** A VM trace asked for and not sent yet. */
   private trace: VmTrace | null = null;
   private started = false;
@@ -106,6 +108,14 @@ export class CockpitEngine {
     this.started = true;
     const { link, model } = this;
     this.unsubscribe.push(link.api.onPush((push) => {
+      if (isConsolePush(push)) {
+        // The consoles' own path (onConsole), never the feed's; decoded only when a console listens.
+        if (this.consoles.size > 0) {
+          const feed = consoleFeedOf(push);
+          for (const l of [...this.consoles]) l(feed);
+        }
+        return;
+      }
       model.applyPush(push, this.timers.now());
       this.probeDirty = true;
       this.poke();
@@ -171,6 +181,14 @@ export class CockpitEngine {
       }
     }
     this.poke();
+  }
+
+  /** Subscribes to console output and closings, as they come and in order (console-feed.ts), while the engine
+   *  runs; returns the function that unsubscribes. They come through the engine's one push subscription, so each
+   *  push is checked once. */
+  onConsole(listener: (feed: ConsoleFeed) => void): () => void {
+    this.consoles.add(listener);
+    return () => void this.consoles.delete(listener);
   }
 
   /** Makes a cockpit call on the link (its result checked by the link, as every result is). */

@@ -18,6 +18,9 @@ import type { JournalForm } from './journal/journal-model.ts';
 import { ViewContext, type MainView, type ViewControls } from './view-context.tsx';
 import { PolicyView } from './policy/PolicyView.tsx';
 import { AutomaticAlert } from './policy/AutomaticAlert.tsx';
+import { ConsoleDeck } from './console/ConsoleDeck.tsx';
+import { consoleLabel, ConsoleProvider, useConsoles } from './console/ConsoleProvider.tsx';
+import { ConsoleTabs } from './console/ConsoleTabs.tsx';
 
 /** Feed commands that move in or act on the live feed: off while another view fills the middle. */
 const FEED_ONLY = new Set<FeedCommand>(['up', 'down', 'page-up', 'page-down', 'newest', 'oldest', 'open-detail', 'focus-search', 'toggle-follow', 'clear-search', 'leave-search', 'back-to-list']);
@@ -25,7 +28,9 @@ const FEED_ONLY = new Set<FeedCommand>(['up', 'down', 'page-up', 'page-down', 'n
 export function App() {
   return (
     <ActionDesk>
-      <Screen />
+      <ConsoleProvider>
+        <Screen />
+      </ConsoleProvider>
     </ActionDesk>
   );
 }
@@ -38,12 +43,14 @@ function Screen() {
   const gridRef = useRef<HTMLDivElement>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const detailRef = useRef<HTMLElement>(null);
+  const consoles = useConsoles();
   const [view, setView] = useState<MainView>({ kind: 'feed' });
   const controls = useMemo<ViewControls>(() => ({
     view,
     showFeed: () => setView({ kind: 'feed' }),
     showJournal: (initial?: Partial<JournalForm>) => setView({ kind: 'journal', ...(initial ? { initial } : {}), opened: Date.now() }),
     showPolicy: () => setView({ kind: 'policy' }),
+    showConsoles: () => setView({ kind: 'console' }),
   }), [view]);
   const viewRef = useRef(view);
   viewRef.current = view;
@@ -54,6 +61,14 @@ function Screen() {
   }, []);
 
   useEffect(() => {
+    const openConsole = (): void => {
+      const ref = focusedVm(store.getState());
+      if (ref === null) desk.announce('Select an event or a VM first: o opens a console on the VM in the detail pane.');
+      else {
+        consoles.openLive(ref.agentId, ref.vmId, consoleLabel(store.getState(), ref.agentId, ref.vmId));
+        setView({ kind: 'console' });
+      }
+    };
     const targetOf = (el: EventTarget | null): KeyTarget => {
       if (!(el instanceof HTMLElement)) return 'other';
       if (el.closest('[role="dialog"]') !== null) return 'dialog';
@@ -92,15 +107,22 @@ function Screen() {
         case 'act-isolate': act('isolate'); return;
         case 'act-release': act('release'); return;
         case 'act-seize': act('seize'); return;
+        case 'open-console': openConsole(); return;
       }
     };
     const onKeyDown = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.isComposing) return;
-      // Alt+1 the live feed, Alt+2 the journal, Alt+3 the policy (a dialog keeps every key).
-      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2' || e.key === '3') && targetOf(e.target) !== 'dialog') {
+      // Alt+1 the live feed, Alt+2 the journal, Alt+3 the policy, Alt+4 the consoles (again: the next one); a dialog
+      // keeps every key. A terminal lets these through (console/terminal.ts).
+      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2' || e.key === '3' || e.key === '4') && targetOf(e.target) !== 'dialog') {
         e.preventDefault();
         if (e.key === '1') setView({ kind: 'feed' });
         else if (e.key === '3') setView({ kind: 'policy' });
+        else if (e.key === '4') {
+          if (consoles.store.getState().tabs.length === 0) desk.announce('No console is open: press o on a VM, or its Console button.');
+          else if (viewRef.current.kind === 'console') consoles.cycle();
+          else setView({ kind: 'console' });
+        }
         else if (viewRef.current.kind !== 'journal') setView({ kind: 'journal', opened: Date.now() });
         return;
       }
@@ -112,7 +134,7 @@ function Screen() {
     };
     document.addEventListener('keydown', onKeyDown);
     return () => document.removeEventListener('keydown', onKeyDown);
-  }, [actions, openDetail, store, desk]);
+  }, [actions, openDetail, store, desk, consoles]);
 
   return (
     <ViewContext.Provider value={controls}>
@@ -124,6 +146,7 @@ function Screen() {
             <button type="button" aria-pressed={view.kind === 'journal'} onClick={() => controls.showJournal()} title="Everything recorded: search, timeline, verification (Alt+2)" data-testid="view-journal">Journal</button>
             <button type="button" aria-pressed={view.kind === 'policy'} onClick={controls.showPolicy} title="Auto-response policy: STIG SV-95141r1 compliance, exceptions, editor (Alt+3)" data-testid="view-policy">Policy</button>
           </nav>
+          <ConsoleTabs />
           <LinkBanner />
           <AutomaticAlert />
         </header>
@@ -137,11 +160,12 @@ function Screen() {
           <main className="feed" aria-label="Journal">
             <JournalView key={view.opened} {...(view.initial ? { initial: view.initial } : {})} />
           </main>
-        ) : (
+        ) : view.kind === 'policy' ? (
           <main className="feed" aria-label="Policy">
             <PolicyView />
           </main>
-        )}
+        ) : null}
+        <ConsoleDeck />
         <EventDetail ref={detailRef} />
         <StatusBar />
       </div>

@@ -16,6 +16,7 @@ import { useActions, useCockpit } from './cockpit-context.tsx';
 import { ACTION_LOOK, PHASE_LOOK, VM_STATE_LOOK } from './labels.ts';
 import { useNow } from './use-now.ts';
 import { useView } from './view-context.tsx';
+import { useOpenConsole } from './console/ConsoleProvider.tsx';
 
 const NO_RECORDS: readonly ActionRecord[] = [];
 
@@ -37,6 +38,7 @@ function VmPane({ agentId, vmId }: { agentId: string; vmId: string }) {
   const plan = useCockpit((s) => s.plans.get(key));
   const picked = useCockpit((s) => s.pickedVm !== null);
   const { showJournal } = useView();
+  const openConsole = useOpenConsole();
   // The agent's status object is republished four times a second: only what is drawn from it.
   const agentLabel = useCockpit((s) => s.agents.find((a) => a.agentId === agentId)?.label);
   const hypervisor = useCockpit((s) => s.agents.find((a) => a.agentId === agentId)?.hypervisor);
@@ -61,6 +63,8 @@ function VmPane({ agentId, vmId }: { agentId: string; vmId: string }) {
       <div className="vm-pane-head">
         <h2 id={titleId} className="detail-title"><span className="muted">VM</span> <Visible text={name} /></h2>
         <button type="button" className="quiet" onClick={() => showJournal({ vmId, agentId })} title="Everything the journal holds about this VM, on a timeline with its logs" data-testid="vm-journal">Journal</button>
+        <button type="button" className="quiet" onClick={() => openConsole.live(agentId, vmId)} title="A console on this VM, recorded from its first byte (o)" data-testid="vm-console">Console</button>
+        <button type="button" className="quiet" onClick={() => openConsole.recordings(agentId, vmId)} title="The recorded console sessions of this VM, to replay" data-testid="vm-recordings">Recordings</button>
         {picked ? (
           <button type="button" className="quiet close" aria-label="Stop showing this VM" title="Stop showing this VM (the selected event's VM is shown instead)" onClick={actions.unpickVm}>
             <span aria-hidden="true">×</span>

@@ -33,3 +33,8 @@ export function useActions(): CockpitActions {
 export function useCockpitCall(): Cockpit['call'] {
   return useCockpitInstance().call;
 }
+
+/** Subscribes to console output and closings: the console panes' own path beside the store (ui/console/). */
+export function useConsoleFeed(): Cockpit['onConsole'] {
+  return useCockpitInstance().onConsole;
+}

@@ -42,6 +42,7 @@ export type FeedCommand =
   | 'clear-search'
   | 'leave-search'
   | 'back-to-list'
+  | 'open-console'
   | ActCommand;
 
 /** Where the key was pressed: the search box, a form field (select, other input), a button, the detail pane,
@@ -105,6 +106,8 @@ export function commandForKey(press: KeyPress, target: KeyTarget): FeedCommand |
           return 'toggle-follow';
         case 'Escape':
           return 'clear-selection';
+        case 'o':
+          return 'open-console';
         default:
           return null;
       }

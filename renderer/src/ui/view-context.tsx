@@ -1,9 +1,9 @@
-// Which view fills the middle of the screen: the live feed, the journal (opened for a VM, from its pane), or the
-// auto-response policy.
+// Which view fills the middle of the screen: the live feed, the journal (opened for a VM, from its pane), the
+// auto-response policy, or the consoles (which tab, ui/console/sessions.ts says).
 import { createContext, useContext } from 'react';
 import type { JournalForm } from './journal/journal-model.ts';
 
-export type MainView = { kind: 'feed' } | { kind: 'journal'; initial?: Partial<JournalForm>; opened: number } | { kind: 'policy' };
+export type MainView = { kind: 'feed' } | { kind: 'journal'; initial?: Partial<JournalForm>; opened: number } | { kind: 'policy' } | { kind: 'console' };
 
 export interface ViewControls {
   view: MainView;
@@ -11,9 +11,11 @@ export interface ViewControls {
   /** Opens the journal, searching what `initial` says (e.g. one VM). */
   showJournal(initial?: Partial<JournalForm>): void;
   showPolicy(): void;
+  /** Shows the consoles (the active tab). */
+  showConsoles(): void;
 }
 
-export const ViewContext = createContext<ViewControls>({ view: { kind: 'feed' }, showFeed: () => {}, showJournal: () => {}, showPolicy: () => {} });
+export const ViewContext = createContext<ViewControls>({ view: { kind: 'feed' }, showFeed: () => {}, showJournal: () => {}, showPolicy: () => {}, showConsoles: () => {} });
 
 export function useView(): ViewControls {
   return useContext(ViewContext);

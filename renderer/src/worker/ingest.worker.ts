@@ -22,6 +22,7 @@ const post = (message: FromWorker, transfer?: Transferable[]) => scope.postMessa
 const relay = relayedBridge(post);
 let engine: CockpitEngine | null = null;
 let link: CockpitLink | null = null;
+let offConsole: (() => void) | null = null;
 
 scope.onmessage = (event) => {
   const msg = event.data;
@@ -32,9 +33,12 @@ scope.onmessage = (event) => {
         ? createShellLink({ url: shellSocketUrl(msg.pageUrl), connect: browserSocket, checkSession: sessionCheck(msg.pageUrl) })
         : createBridgeLink(relay.api);
       engine = new CockpitEngine({ link });
+      offConsole = engine.onConsole((feed) => post({ type: 'console', feed }, feed.type === 'output' ? [feed.bytes.buffer as ArrayBuffer] : undefined));
       engine.start();
       return;
     case 'stop':
+      offConsole?.();
+      offConsole = null;
       engine?.stop();
       link?.close();
       engine = link = null;

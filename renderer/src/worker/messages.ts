@@ -2,6 +2,7 @@
 // boundary: the worker validates what it takes from the cockpit (the shell's frames, or the Electron bridge's
 // pushes and results relayed by the page) exactly as a same-thread link would.
 import type { CockpitMethod } from '../../../protocol/cockpit-api.ts';
+import type { ConsoleFeed } from '../store/console-feed.ts';
 import type { EngineCommand, EngineFrame } from '../store/frame.ts';
 
 export type ToWorker =
@@ -24,5 +25,7 @@ export type FromWorker =
   | { type: 'frame'; frame: EngineFrame }
   | { type: 'call.result'; id: number; ok: true; result: unknown }
   | { type: 'call.result'; id: number; ok: false; code: string; message: string }
+  /** Console output (its bytes moved, not copied) or a closing, as it came: the console panes' own path. */
+  | { type: 'console'; feed: ConsoleFeed }
   /** Electron: the worker asks the page to make this call on window.cordon. */
   | { type: 'bridge.call'; id: number; method: CockpitMethod; params: unknown };
