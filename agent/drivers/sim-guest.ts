@@ -31,6 +31,18 @@ export interface GuestListener {
   program: string;
 }
 
+/** A connection an event named (a beacon, a reverse shell, a session to a listener): as `netstat -tnp` shows it. */
+export interface GuestConnection {
+  proto: 'tcp' | 'udp';
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  state: string;
+  pid: number;
+  program: string;
+}
+
 export interface GuestFile {
   size: number;
   owner: string;
@@ -44,6 +56,7 @@ export interface GuestFile {
 /** Event-made entries kept per VM (oldest forgotten first): a long demo cannot grow a guest without bound. */
 export const MAX_EVENT_PROCESSES = 128;
 export const MAX_EVENT_LISTENERS = 64;
+export const MAX_EVENT_CONNECTIONS = 64;
 export const MAX_EVENT_FILES = 256;
 
 const DIRS = ['/', '/bin', '/boot', '/dev', '/dev/shm', '/etc', '/home', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/bin', '/usr/lib', '/usr/sbin', '/var', '/var/lib', '/var/log'];
@@ -159,6 +172,8 @@ export class SimGuest {
   private readonly listening: GuestListener[] = [];
   /** Listeners events named, oldest first. */
   private readonly eventListening: GuestListener[] = [];
+  /** Connections events named, oldest first. */
+  private readonly eventConnections: GuestConnection[] = [];
   private readonly dirs = new Set<string>(DIRS);
   private readonly files = new Map<string, GuestFile>();
   private readonly eventFiles: string[] = [];
@@ -231,6 +246,8 @@ export class SimGuest {
     copy.eventPids.push(...this.eventPids);
     copy.listening.splice(0, copy.listening.length, ...this.listening.map((l) => ({ ...l })));
     copy.eventListening.push(...this.eventListening.map((l) => ({ ...l })));
+    // The clone's memory holds the same sockets; its link is down, so they go nowhere.
+    copy.eventConnections.push(...this.eventConnections.map((x) => ({ ...x })));
     for (const d of this.dirs) copy.dirs.add(d);
     copy.files.clear();
     for (const [path, f] of this.files) copy.files.set(path, { ...f });
@@ -266,6 +283,21 @@ export class SimGuest {
         if (this.eventListening.length > MAX_EVENT_LISTENERS) this.eventListening.shift();
       }
     }
+    // Only what the event says: a connection without its local port is not made up.
+    if (c && (c.direction === 'outbound' || c.direction === 'inbound') && c.remoteAddress !== undefined && c.remotePort !== undefined && c.localPort !== undefined
+      && (c.protocol === 'tcp' || c.protocol === 'udp') && (c.state === undefined || c.state === 'ESTABLISHED')) {
+      const proc = p ? this.procs.get(p.pid) : undefined;
+      const program = proc ? baseName(proc.exe ?? proc.name) : p ? baseName(p.name) : '-';
+      const conn: GuestConnection = {
+        proto: c.protocol, localAddress: c.localAddress ?? this.vm.ip, localPort: c.localPort,
+        remoteAddress: c.remoteAddress, remotePort: c.remotePort, state: 'ESTABLISHED', pid: p?.pid ?? 0, program,
+      };
+      const same = (x: GuestConnection) => x.proto === conn.proto && x.remoteAddress === conn.remoteAddress && x.remotePort === conn.remotePort && x.pid === conn.pid;
+      if (!this.eventConnections.some(same)) {
+        this.eventConnections.push(conn);
+        if (this.eventConnections.length > MAX_EVENT_CONNECTIONS) this.eventConnections.shift();
+      }
+    }
     const f = event.file;
     if (f && f.path.startsWith('/') && !PSEUDO.some((d) => f.path.startsWith(d))) {
       const path = resolvePath('/', f.path);
@@ -298,6 +330,10 @@ export class SimGuest {
 
   processes(): GuestProcess[] {
     return [...this.procs.values()].sort((a, b) => a.pid - b.pid);
+  }
+
+  connections(): GuestConnection[] {
+    return [...this.eventConnections];
   }
 
   listeners(): GuestListener[] {

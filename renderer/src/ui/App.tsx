@@ -19,6 +19,7 @@ import { ViewContext, type MainView, type ViewControls } from './view-context.ts
 import { PolicyView } from './policy/PolicyView.tsx';
 import { AutomaticAlert } from './policy/AutomaticAlert.tsx';
 import { ConsoleDeck } from './console/ConsoleDeck.tsx';
+import { EvaluationView } from './inspect/EvaluationView.tsx';
 import { consoleLabel, ConsoleProvider, useConsoles } from './console/ConsoleProvider.tsx';
 import { ConsoleTabs } from './console/ConsoleTabs.tsx';
 
@@ -51,6 +52,7 @@ function Screen() {
     showJournal: (initial?: Partial<JournalForm>) => setView({ kind: 'journal', ...(initial ? { initial } : {}), opened: Date.now() }),
     showPolicy: () => setView({ kind: 'policy' }),
     showConsoles: () => setView({ kind: 'console' }),
+    showInspect: (agentId: string, vmId: string) => setView({ kind: 'inspect', agentId, vmId }),
   }), [view]);
   const viewRef = useRef(view);
   viewRef.current = view;
@@ -163,6 +165,10 @@ function Screen() {
         ) : view.kind === 'policy' ? (
           <main className="feed" aria-label="Policy">
             <PolicyView />
+          </main>
+        ) : view.kind === 'inspect' ? (
+          <main className="feed" aria-label="Evaluation">
+            <EvaluationView key={`${view.agentId}/${view.vmId}`} agentId={view.agentId} vmId={view.vmId} />
           </main>
         ) : null}
         <ConsoleDeck />

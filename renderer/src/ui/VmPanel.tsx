@@ -17,6 +17,8 @@ import { ACTION_LOOK, PHASE_LOOK, VM_STATE_LOOK } from './labels.ts';
 import { useNow } from './use-now.ts';
 import { useView } from './view-context.tsx';
 import { useOpenConsole } from './console/ConsoleProvider.tsx';
+import { InspectButtons } from './inspect/SafeInspect.tsx';
+import { isRunning } from '../../../protocol/lifecycle.ts';
 
 const NO_RECORDS: readonly ActionRecord[] = [];
 
@@ -63,7 +65,7 @@ function VmPane({ agentId, vmId }: { agentId: string; vmId: string }) {
       <div className="vm-pane-head">
         <h2 id={titleId} className="detail-title"><span className="muted">VM</span> <Visible text={name} /></h2>
         <button type="button" className="quiet" onClick={() => showJournal({ vmId, agentId })} title="Everything the journal holds about this VM, on a timeline with its logs" data-testid="vm-journal">Journal</button>
-        <button type="button" className="quiet" onClick={() => openConsole.live(agentId, vmId)} title="A console on this VM, recorded from its first byte (o)" data-testid="vm-console">Console</button>
+        <InspectButtons agentId={agentId} vmId={vmId} running={vm !== undefined && isRunning(vm.state)} />
         <button type="button" className="quiet" onClick={() => openConsole.recordings(agentId, vmId)} title="The recorded console sessions of this VM, to replay" data-testid="vm-recordings">Recordings</button>
         {picked ? (
           <button type="button" className="quiet close" aria-label="Stop showing this VM" title="Stop showing this VM (the selected event's VM is shown instead)" onClick={actions.unpickVm}>

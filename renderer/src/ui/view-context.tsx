@@ -1,9 +1,9 @@
 // Which view fills the middle of the screen: the live feed, the journal (opened for a VM, from its pane), the
-// auto-response policy, or the consoles (which tab, ui/console/sessions.ts says).
+// auto-response policy, the consoles (which tab, ui/console/sessions.ts says), or one VM's evaluation.
 import { createContext, useContext } from 'react';
 import type { JournalForm } from './journal/journal-model.ts';
 
-export type MainView = { kind: 'feed' } | { kind: 'journal'; initial?: Partial<JournalForm>; opened: number } | { kind: 'policy' } | { kind: 'console' };
+export type MainView = { kind: 'feed' } | { kind: 'journal'; initial?: Partial<JournalForm>; opened: number } | { kind: 'policy' } | { kind: 'console' } | { kind: 'inspect'; agentId: string; vmId: string };
 
 export interface ViewControls {
   view: MainView;
@@ -13,9 +13,11 @@ export interface ViewControls {
   showPolicy(): void;
   /** Shows the consoles (the active tab). */
   showConsoles(): void;
+  /** The evaluation view of one VM: its processes, sockets, services and resources. */
+  showInspect(agentId: string, vmId: string): void;
 }
 
-export const ViewContext = createContext<ViewControls>({ view: { kind: 'feed' }, showFeed: () => {}, showJournal: () => {}, showPolicy: () => {}, showConsoles: () => {} });
+export const ViewContext = createContext<ViewControls>({ view: { kind: 'feed' }, showFeed: () => {}, showJournal: () => {}, showPolicy: () => {}, showConsoles: () => {}, showInspect: () => {} });
 
 export function useView(): ViewControls {
   return useContext(ViewContext);
