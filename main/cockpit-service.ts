@@ -22,7 +22,7 @@ export class CockpitCallError extends Error {
   }
 }
 
-type Handlers = { [M in CockpitMethod]: (params: CockpitCalls[M]['params']) => Promise<CockpitCalls[M]['result']> | CockpitCalls[M]['result'] };
+type Handlers = { [M in CockpitMethod]: (params: CockpitCalls[M]['params'], client?: object) => Promise<CockpitCalls[M]['result']> | CockpitCalls[M]['result'] };
 
 /** What is wrong with a call's parameters (they come from a renderer we do not trust), or undefined. */
 const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undefined } = {
@@ -83,7 +83,7 @@ export class CockpitService {
       'journal.status': () => this.journalOf().status() as Promise<JournalHealth>,
       'policy.status': () => this.policyStatus(),
       'policy.push': (p) => this.pushPolicy(p),
-      'console.open': (p) => this.consolesOf().open(p, this.actor),
+      'console.open': (p, client) => this.consolesOf().open(p, this.actor, client),
       'console.input': (p) => { this.consolesOf().input(p.sessionId, p.data); return {}; },
       'console.resize': (p) => { this.consolesOf().resize(p.sessionId, p.cols, p.rows); return {}; },
       'console.ack': (p) => { this.consolesOf().ack(p.sessionId, p.bytes); return {}; },
@@ -150,19 +150,27 @@ export class CockpitService {
     return this.journal;
   }
 
-  /** Runs one call from a view. Throws CockpitCallError with a sentence on a bad call. */
-  async call(method: unknown, params: unknown): Promise<unknown> {
+  /**
+   * Runs one call from a view. Throws CockpitCallError with a sentence on a bad call. `client` names the view that
+   * called (any object the shell keeps per view): what it opens (consoles) is closed by clientGone(client).
+   */
+  async call(method: unknown, params: unknown, client?: object): Promise<unknown> {
     if (!isCockpitMethod(method)) {
       throw new CockpitCallError('unknown_method', `The cockpit has no call named "${String(method).slice(0, 64)}".`);
     }
     const problem = paramProblems[method](params);
     if (problem) throw new CockpitCallError('bad_params', `The parameters of "${method}" are not valid. ${problem}`);
     try {
-      return await this.handlers[method](params as never);
+      return await this.handlers[method](params as never, client);
     } catch (err) {
       if (err instanceof HubError || err instanceof JournalError || err instanceof LogQueryError || err instanceof ConsoleError) throw new CockpitCallError(err.code, err.message);
       throw err;
     }
+  }
+
+  /** A view went away (its socket closed, its page reloaded): its consoles close, recorded and journaled. */
+  clientGone(client: object): void {
+    this.consoles?.closeOwnedBy(client, 'The view that opened this console went away (closed or reloaded).');
   }
 
   onPush(listener: (push: CockpitPush) => void): () => void {

@@ -186,6 +186,8 @@ function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
     if (queued.length > 0) flushTimer = setTimeout(flush, 0);
   };
 
+  /** This view, for what it opens (its consoles close with its socket). */
+  const client = {};
   const unsubscribe = opts.service.onPush((push) => {
     if (push.type !== 'events') {
       flush();
@@ -210,7 +212,7 @@ function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
     if (msg.type !== 'call') {
       return sendMsg({ type: 'reply', id: 0, ok: false, error: { type: 'error', code: 'bad_message', message: 'A view may only send calls.' } });
     }
-    opts.service.call(msg.method, msg.params).then(
+    opts.service.call(msg.method, msg.params, client).then(
       (result) => sendMsg({ type: 'reply', id: msg.id, ok: true, result }),
       (err: unknown) => sendMsg({
         type: 'reply', id: msg.id, ok: false,
@@ -221,6 +223,7 @@ function serveView(ws: WebSocket, opts: BrowserShellOptions): void {
   ws.on('close', () => {
     unsubscribe();
     clearTimeout(flushTimer);
+    opts.service.clientGone(client);
   });
 }
 

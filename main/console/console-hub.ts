@@ -32,6 +32,8 @@ export interface ConsoleRecorder {
 
 interface Session {
   info: ConsoleSession;
+  /** The view (a browser-shell socket, an Electron page) that opened it: its sessions close when it goes. */
+  owner: object | undefined;
   actor: Actor;
   link: AgentLink;
   stream: number;
@@ -56,7 +58,7 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
     super();
   }
 
-  async open(p: CockpitConsoleOpen, actor: Actor): Promise<ConsoleSession> {
+  async open(p: CockpitConsoleOpen, actor: Actor, owner?: object): Promise<ConsoleSession> {
     if (this.sessions.size >= MAX_SESSIONS) throw new ConsoleError('busy', `${MAX_SESSIONS} consoles are open in this cockpit; close one first.`);
     const link = this.hub.linkOf(p.agentId);
     if (!link) throw new ConsoleError('unknown_agent', `No agent "${p.agentId}" is configured in this cockpit.`);
@@ -78,7 +80,7 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
       link.consoleControl({ type: 'console.close', stream: opened.stream });
       throw new ConsoleError('not_recorded', `The console could not be recorded (${(err as Error).message}), so it was closed.`);
     }
-    const session: Session = { info, actor, link, stream: opened.stream, recorder, pending: [], pendingBytes: 0, timer: undefined, pushed: 0, acked: 0, paused: false };
+    const session: Session = { info, owner, actor, link, stream: opened.stream, recorder, pending: [], pendingBytes: 0, timer: undefined, pushed: 0, acked: 0, paused: false };
     this.sessions.set(sessionId, session);
     this.record?.opened(info, actor);
     // The agent's backlog (recent output) arrives right behind its answer: the first bytes of the session.
@@ -123,6 +125,11 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
     } catch {
       throw new ConsoleError('unknown_recording', `There is no recording "${recordingId.slice(0, 128)}".`);
     }
+  }
+
+  /** Closes the sessions a view opened, when it goes (closed, reloaded): none is left paused with nobody to draw it. */
+  closeOwnedBy(owner: object, reason: string): void {
+    for (const s of [...this.sessions.values()]) if (s.owner === owner) this.close(s.info.sessionId, reason);
   }
 
   /** Closes every session (the cockpit is stopping): each recording is synced and journaled. */

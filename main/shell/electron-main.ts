@@ -133,10 +133,18 @@ async function start(): Promise<void> {
     },
   });
   const service = cockpit.service;
+  const watched = new WeakSet<object>();
   ipcMain.handle(IPC.call, async (event, method: unknown, params: unknown) => {
     checkSender(event);
+    // The page is the client: its consoles close when it reloads or goes.
+    const page = event.sender;
+    if (!watched.has(page)) {
+      watched.add(page);
+      page.on('did-start-navigation', (details) => { if (details.isMainFrame && !details.isSameDocument) service.clientGone(page); });
+      page.once('destroyed', () => service.clientGone(page));
+    }
     try {
-      return { ok: true, result: await service.call(method, params) };
+      return { ok: true, result: await service.call(method, params, page) };
     } catch (err) {
       return { ok: false, error: err instanceof CockpitCallError ? err.toMessage() : { type: 'error', code: 'internal', message: 'The cockpit failed to answer this call.' } };
     }

@@ -56,7 +56,10 @@ describe('consoles in Chromium on the built-in lab', () => {
     const vmId = (await vmButton.getAttribute('data-vm'))!;
     await vmButton.click();
     await page.waitForSelector(`[data-testid="vm-detail"][data-vm="${vmId}"]`);
+    // A VM with a malicious event offers a clone and asks first (evidence-safe inspection, test/e2e/evaluate.test.ts).
+    const asks = await page.locator(`[data-testid="vm-detail"][data-vm="${vmId}"] [data-testid="safe-inspect"]`).isVisible();
     await page.click('[data-testid="vm-console"]');
+    if (asks) await page.click(`[data-testid="vm-detail"][data-vm="${vmId}"] [data-testid="safe-anyway"]`);
     let key = '';
     await until(`a console on ${agentId}/${vmId}`, async () => {
       const t = (await tabs()).find((x) => x.agentId === agentId && x.vmId === vmId && x.kind === 'live' && x.phase !== 'opening');
@@ -65,8 +68,7 @@ describe('consoles in Chromium on the built-in lab', () => {
     });
     const t = (await tabs()).find((x) => x.key === key)!;
     if (t.phase !== 'open') assert.fail(`the console did not open: ${await page.textContent(`${pane(key)} [data-testid="console-banner"]`)}`);
-    // The shell's backlog (its last prompt) may not come (main drops output that beats console.open's answer): a
-    // new line brings a prompt.
+    // A new line brings a prompt (the shell's backlog may end mid-line).
     await typeInto(key, '\r');
     await until('the prompt', async () => /[#$] $/m.test(withoutCsi(await screenOf(key)).trimEnd() + ' '));
     return { key, agentId, vmId };

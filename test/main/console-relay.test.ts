@@ -111,6 +111,20 @@ describe('consoles through main on the built-in lab', () => {
     await assert.rejects(call('console.input', { sessionId: session.sessionId, data: 'x' }), (e: unknown) => e instanceof CockpitCallError && e.code === 'unknown_session');
   });
 
+  it('closes the consoles a view opened when that view goes, and only those', async () => {
+    const { agentId, vm } = runningVm();
+    const pageA = {};
+    const pageB = {};
+    const a = await cockpit.service.call('console.open', { agentId, vmId: vm.id, cols: 80, rows: 24 }, pageA) as ConsoleSession;
+    const b = await cockpit.service.call('console.open', { agentId, vmId: vm.id, cols: 80, rows: 24 }, pageB) as ConsoleSession;
+    cockpit.service.clientGone(pageA);
+    await waitFor(() => closed.get(a.sessionId), 'page A\'s console closed', 5_000);
+    assert.match(closed.get(a.sessionId)!, /went away/);
+    assert.equal(closed.has(b.sessionId), false, 'page B\'s console stays open');
+    assert.ok(cockpit.consoles.flowOf(b.sessionId), 'and is still held');
+    await call('console.close', { sessionId: b.sessionId });
+  });
+
   it('names a console that cannot be opened', async () => {
     await assert.rejects(call('console.open', { agentId: 'nowhere', vmId: 'vm-1', cols: 80, rows: 24 }), (e: unknown) => e instanceof CockpitCallError && e.code === 'unknown_agent');
     const { agentId } = runningVm();

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ActionKind } from '../../../protocol/index.ts';
 import { focusedVm } from '../store/cockpit.ts';
+import { isRunning } from '../../../protocol/lifecycle.ts';
 import { ActionDesk, useActionDesk, useDialogOpen } from './ActionDesk.tsx';
 import { EventDetail } from './EventDetail.tsx';
 import { FilterBar } from './FilterBar.tsx';
@@ -65,8 +66,13 @@ function Screen() {
   useEffect(() => {
     const openConsole = (): void => {
       const ref = focusedVm(store.getState());
+      const st = store.getState();
+      const vm = ref === null ? undefined : st.inventories.get(ref.agentId)?.find((v) => v.id === ref.vmId);
       if (ref === null) desk.announce('Select an event or a VM first: o opens a console on the VM in the detail pane.');
-      else {
+      else if (vm !== undefined && isRunning(vm.state) && (st.counts.ofVm(ref.agentId, ref.vmId)?.malicious ?? 0) > 0) {
+        // Evidence first (ui/inspect/SafeInspect.tsx): a key never opens a console inside a VM with a malicious event.
+        desk.announce('This VM has a malicious event: typing into it changes the evidence. Open a console on a clone from its pane, or open it on the VM itself from there.');
+      } else {
         consoles.openLive(ref.agentId, ref.vmId, consoleLabel(store.getState(), ref.agentId, ref.vmId));
         setView({ kind: 'console' });
       }
