@@ -4,31 +4,20 @@
 // and a connection row leads to the isolate dialog. All read from the DOM.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { buildRenderer, launchChromium } from '../../bench/lib.ts';
-import { startNodeProcess, tempDir, type RunningProcess } from '../helpers/processes.ts';
+import type { Page } from 'playwright-core';
+import { openLabPage, type LabPage } from './lab-page.ts';
 
 const WAIT = { timeout: 30_000 };
 
 describe('evaluating a VM, safely, in Chromium on the built-in lab', () => {
-  const dir = tempDir('e2e-evaluate');
-  let serve: RunningProcess;
-  let browser: Browser;
+  let lab: LabPage;
   let page: Page;
-  const errors: string[] = [];
-  const dialogs: string[] = [];
   let vmId = '';
   const pane = (id: string) => `[data-testid="vm-detail"][data-vm="${id}"]`;
 
   before(async () => {
-    buildRenderer();
-    serve = await startNodeProcess('main/browser-shell/cli.ts', ['--json', '--data-dir', dir.path, '--lab-rate', '40', '--lab-vms', '8', '--responder', 'Dana Scully']);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(String(serve.ready.loginUrl));
+    lab = await openLabPage('e2e-evaluate');
+    page = lab.page;
     // A malicious event whose process the guest model then holds: select it, its VM fills the detail pane.
     const row = page.locator('[data-testid="feed-row"][data-verdict="malicious"]').first();
     await row.waitFor(WAIT);
@@ -41,9 +30,7 @@ describe('evaluating a VM, safely, in Chromium on the built-in lab', () => {
   });
 
   after(async () => {
-    await browser?.close();
-    await serve?.kill();
-    dir.remove();
+    await lab?.close();
   });
 
   it('offers a clone first for a VM with a malicious event, and asks before opening on the VM itself', async () => {
@@ -113,7 +100,7 @@ describe('evaluating a VM, safely, in Chromium on the built-in lab', () => {
     await connection.first().locator('[data-testid="inspect-isolate"]').click();
     await page.waitForSelector('[data-testid="action-dialog"][data-kind="isolate"]', WAIT);
     await page.click('[data-testid="action-cancel"]');
-    assert.deepEqual(dialogs, []);
-    assert.deepEqual(errors, []);
+    assert.deepEqual(lab.dialogs, []);
+    assert.deepEqual(lab.errors, []);
   });
 });

@@ -3,36 +3,23 @@
 // bad filter is named, "Verify now" verifies, and what a hostile agent wrote stays text.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { buildRenderer, launchChromium } from '../../bench/lib.ts';
-import { startNodeProcess, tempDir, type RunningProcess } from '../helpers/processes.ts';
+import type { Page } from 'playwright-core';
+import { openLabPage, type LabPage } from './lab-page.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
 describe('the journal view in Chromium on the built-in lab', () => {
-  const dir = tempDir('e2e-journal');
-  let serve: RunningProcess;
-  let browser: Browser;
+  let lab: LabPage;
   let page: Page;
-  const consoleErrors: string[] = [];
-  const dialogs: string[] = [];
 
   before(async () => {
-    buildRenderer();
-    serve = await startNodeProcess('main/browser-shell/cli.ts', ['--json', '--data-dir', dir.path, '--lab-rate', '40', '--lab-vms', '6', '--responder', 'Dana Scully']);
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1600, height: 1000 } })).newPage();
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
-    await page.goto(String(serve.ready.loginUrl));
+    lab = await openLabPage('e2e-journal', { vms: 6 });
+    page = lab.page;
     await page.waitForFunction(() => (window.__cordonProbe?.received ?? 0) > 30, undefined, { timeout: 30_000 });
   });
 
   after(async () => {
-    await browser?.close();
-    await serve?.kill();
-    dir.remove();
+    await lab?.close();
   });
 
   it('opens on the newest records, with the journal\'s size and key', async () => {
@@ -98,7 +85,7 @@ describe('the journal view in Chromium on the built-in lab', () => {
     const detail = await page.textContent('[data-testid="journal-detail"]');
     assert.ok(detail?.includes(HOSTILE), `the record shows the literal string: ${detail?.slice(0, 300)}`);
     assert.equal(await page.evaluate(() => [...document.querySelectorAll('img')].filter((i) => i.getAttribute('src') === 'x').length), 0, 'no <img> was made from it');
-    assert.deepEqual(dialogs, [], 'no script ran');
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(lab.dialogs, [], 'no script ran');
+    assert.deepEqual(lab.errors, []);
   });
 });

@@ -6,36 +6,23 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { buildRenderer, launchChromium } from '../../bench/lib.ts';
-import { startNodeProcess, tempDir, type RunningProcess } from '../helpers/processes.ts';
+import type { Page } from 'playwright-core';
+import { openLabPage, type LabPage } from './lab-page.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
 describe('the policy view in Chromium on the built-in lab', () => {
-  const dir = tempDir('e2e-policy');
-  let serve: RunningProcess;
-  let browser: Browser;
+  let lab: LabPage;
   let page: Page;
-  const consoleErrors: string[] = [];
-  const dialogs: string[] = [];
 
   before(async () => {
-    buildRenderer();
-    serve = await startNodeProcess('main/browser-shell/cli.ts', ['--json', '--data-dir', dir.path, '--lab-rate', '40', '--lab-vms', '8', '--responder', 'Dana Scully']);
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1600, height: 1000 }, acceptDownloads: true })).newPage();
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
-    await page.goto(String(serve.ready.loginUrl));
+    lab = await openLabPage('e2e-policy', { context: { acceptDownloads: true } });
+    page = lab.page;
     await page.waitForFunction(() => (window.__cordonProbe?.received ?? 0) > 10, undefined, { timeout: 30_000 });
   });
 
   after(async () => {
-    await browser?.close();
-    await serve?.kill();
-    dir.remove();
+    await lab?.close();
   });
 
   const labRow = '[data-testid="policy-agent"][data-agent="lab"]';
@@ -110,7 +97,7 @@ describe('the policy view in Chromium on the built-in lab', () => {
     assert.ok(row.includes(`ISSM ${HOSTILE}`));
     assert.equal(await page.locator('[data-testid="policy-view"] img').count(), 0, 'no markup made from it');
     await page.waitForSelector(`${labRow}[data-status="not_a_finding"]`);
-    assert.deepEqual(dialogs, []);
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(lab.dialogs, []);
+    assert.deepEqual(lab.errors, []);
   });
 });

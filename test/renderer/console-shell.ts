@@ -3,13 +3,9 @@
 // and plays main's side of console flow control (it sends output while fewer than `window` bytes are
 // unacknowledged, as main pauses the agent's stream). No hub, no agent: only the renderer is under test.
 import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CockpitConsoleRecordings, CockpitPush, CockpitSnapshot, ConsoleSession } from '../../protocol/index.ts';
-import { STRICT_CSP } from './scripted-shell.ts';
-
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
+import { serveRenderer } from './scripted-shell.ts';
 
 export interface ShellCallRecord {
   method: string;
@@ -57,16 +53,7 @@ export async function startConsoleShell(rendererDir: string, snapshot: CockpitSn
   };
 
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
-    if (rel.startsWith('..')) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(join(rendererDir, rel)).then(
-      (body) => res.writeHead(200, { 'Content-Type': TYPES[extname(rel)] ?? 'application/octet-stream', 'Content-Security-Policy': STRICT_CSP, 'Cache-Control': 'no-store' }).end(body),
-      () => res.writeHead(404, { 'Content-Security-Policy': STRICT_CSP }).end(),
-    );
+    serveRenderer(rendererDir, req, res);
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const sendAll = (text: string) => {

@@ -2,7 +2,7 @@
 // under the shell's strict CSP and speaks the shell's WebSocket protocol (ShellMessages on /api), with the
 // cockpit's answers and pushes chosen by the test: a snapshot, pushes, hostile strings, dropped links, and a
 // synthetic stream at a set rate. No hub, no agent: only the renderer is under test.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -34,6 +34,20 @@ export interface ScriptedShell {
   close(): Promise<void>;
 }
 
+/** The built renderer's files under the strict CSP, as the hosts serve them (no traversal out of the folder). */
+export function serveRenderer(rendererDir: string, req: IncomingMessage, res: ServerResponse): void {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
+  if (rel.startsWith('..')) {
+    res.writeHead(404).end();
+    return;
+  }
+  readFile(join(rendererDir, rel)).then(
+    (body) => res.writeHead(200, { 'Content-Type': TYPES[extname(rel)] ?? 'application/octet-stream', 'Content-Security-Policy': STRICT_CSP, 'Cache-Control': 'no-store' }).end(body),
+    () => res.writeHead(404, { 'Content-Security-Policy': STRICT_CSP }).end(),
+  );
+}
+
 export async function startScriptedShell(rendererDir: string, snapshot: CockpitSnapshot): Promise<ScriptedShell> {
   const sockets = new Set<WebSocket>();
   const calls: { method: string }[] = [];
@@ -45,16 +59,7 @@ export async function startScriptedShell(rendererDir: string, snapshot: CockpitS
       res.writeHead(401, { 'Content-Security-Policy': STRICT_CSP }).end();
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
-    if (rel.startsWith('..')) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(join(rendererDir, rel)).then(
-      (body) => res.writeHead(200, { 'Content-Type': TYPES[extname(rel)] ?? 'application/octet-stream', 'Content-Security-Policy': STRICT_CSP, 'Cache-Control': 'no-store' }).end(body),
-      () => res.writeHead(404, { 'Content-Security-Policy': STRICT_CSP }).end(),
-    );
+    serveRenderer(rendererDir, req, res);
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   server.on('upgrade', (req, socket, head) => {
