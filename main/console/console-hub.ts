@@ -10,10 +10,17 @@ import type { FleetHub } from '../fleet/hub.ts';
 import type { AgentLink } from '../fleet/agent-link.ts';
 import { AsciicastRecorder, listRecordings, readRecording, type RecordingMeta } from './recording.ts';
 
-/** Pushed and not yet drawn, per session: above HIGH the agent pauses, below LOW it resumes. */
-export const HIGH_WATER = 1024 * 1024;
-export const LOW_WATER = 256 * 1024;
-/** Output is pushed at most this often per session (a frame), or at once above FLUSH_BYTES. */
+/**
+ * Pushed and not yet drawn, per session: above HIGH the agent pauses, below LOW it resumes. Small enough that a
+ * keystroke typed during a flood is drawn soon (the echo waits behind what is held), large enough to keep the
+ * terminal busy between two acknowledgements.
+ */
+export const HIGH_WATER = 512 * 1024;
+export const LOW_WATER = 128 * 1024;
+/**
+ * Output is pushed at most this often per session (a frame), or at once above FLUSH_BYTES; the first bytes after a
+ * quiet spell (a keystroke's echo) go at once.
+ */
 const FLUSH_MS = 16;
 const FLUSH_BYTES = 256 * 1024;
 /** Sessions open at once in this cockpit. */
@@ -44,6 +51,7 @@ interface Session {
   pushed: number;
   acked: number;
   paused: boolean;
+  lastFlush: number;
 }
 
 export interface ConsoleHubEvents {
@@ -80,7 +88,7 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
       link.consoleControl({ type: 'console.close', stream: opened.stream });
       throw new ConsoleError('not_recorded', `The console could not be recorded (${(err as Error).message}), so it was closed.`);
     }
-    const session: Session = { info, owner, actor, link, stream: opened.stream, recorder, pending: [], pendingBytes: 0, timer: undefined, pushed: 0, acked: 0, paused: false };
+    const session: Session = { info, owner, actor, link, stream: opened.stream, recorder, pending: [], pendingBytes: 0, timer: undefined, pushed: 0, acked: 0, paused: false, lastFlush: 0 };
     this.sessions.set(sessionId, session);
     this.record?.opened(info, actor);
     // The agent's backlog (recent output) arrives right behind its answer: the first bytes of the session.
@@ -91,12 +99,14 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
   input(sessionId: string, data: string): void {
     const s = this.sessionOf(sessionId);
     if (s.info.readOnly) throw new ConsoleError('read_only', `This console is read-only${s.info.reason ? `: ${s.info.reason}` : '.'}`);
+    this.flush(s); // the recording keeps output and input in the order they happened
     s.recorder.input(data);
     if (!s.link.consoleInput(s.stream, Buffer.from(data, 'utf8'))) throw new ConsoleError('closed', 'This console has closed; open it again.');
   }
 
   resize(sessionId: string, cols: number, rows: number): void {
     const s = this.sessionOf(sessionId);
+    this.flush(s);
     s.recorder.resize(cols, rows);
     s.link.consoleControl({ type: 'console.resize', stream: s.stream, cols, rows });
   }
@@ -163,10 +173,10 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
   }
 
   private output(s: Session, bytes: Buffer): void {
-    s.recorder.output(bytes);
     s.pending.push(bytes);
     s.pendingBytes += bytes.byteLength;
-    if (s.pendingBytes >= FLUSH_BYTES) this.flush(s);
+    // A keystroke's echo after a quiet spell goes at once; a stream of output is batched per frame.
+    if (s.pendingBytes >= FLUSH_BYTES || (s.timer === undefined && performance.now() - s.lastFlush >= FLUSH_MS)) this.flush(s);
     else s.timer ??= setTimeout(() => this.flush(s), FLUSH_MS);
     this.flow(s);
   }
@@ -182,6 +192,9 @@ export class ConsoleHub extends EventEmitter<ConsoleHubEvents> {
     if (s.pendingBytes === 0) return;
     const data = s.pending.length === 1 ? s.pending[0]! : Buffer.concat(s.pending);
     s.pending = [];
+    s.lastFlush = performance.now();
+    // Recorded once per push (not once per read from the agent): one line per frame of output in the cast.
+    s.recorder.output(data);
     s.pushed += s.pendingBytes;
     s.pendingBytes = 0;
     this.emit('push', { type: 'console', sessionId: s.info.sessionId, data: data.toString('base64') });

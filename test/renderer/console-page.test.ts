@@ -107,7 +107,7 @@ describe('consoles in Chromium against a scripted shell', { skip: present ? fals
       window.__opened = [];
       window.open = (...args: unknown[]) => { window.__opened.push(args); return null; };
     });
-    await page.goto(shell.url);
+    await page.goto(`${shell.url}?console-renderer=webgl`); // WebGL on purpose: the DOM renderer has its own test below
     await page.waitForSelector('[data-testid="fleet-vm"]');
   });
 
