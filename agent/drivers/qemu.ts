@@ -207,7 +207,14 @@ export class QemuDriver implements Driver {
     const path = m.inspectSocketPath;
     if (!path) throw new AgentError('inspect_unavailable', `${e.vm.name} was started without an inspection line (by an older agent): restart it to inspect it.`);
     const previous = this.inspecting.get(vmId) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => inspectOverLine(path, vmId, e.vm.name));
+    const run = previous.catch(() => {}).then(async () => {
+      const first = await inspectOverLine(path, vmId, e.vm.name);
+      // Just after boot the guest's helper may not have set up its line yet (the script is then echoed, or read
+      // half): one more try a moment later, and the second answer stands, whatever it says.
+      if (first.processes.length > 0 && first.warnings === undefined) return first;
+      await new Promise((r) => setTimeout(r, 1000));
+      return inspectOverLine(path, vmId, e.vm.name);
+    });
     this.inspecting.set(vmId, run);
     try {
       return await run;

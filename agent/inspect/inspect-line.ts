@@ -34,7 +34,9 @@ export function inspectOverLine(socketPath: string, vmId: string, vmName: string
       : undefined), timeoutMs);
     socket.once('error', (err: NodeJS.ErrnoException) => finish(new AgentError('inspect_unavailable', `Cannot open the inspection line of ${vmName} (${err.code ?? err.message}): another inspection holds it, or the VM has none (started before this agent version).`)));
     socket.once('connect', () => socket.write(`${INSPECT_SCRIPT}\n`));
-    const end = Buffer.from(`${MARK} end`);
+    // The end marker on a line of its own: the script's echo (a tty that still echoes, before the helper set it up)
+    // holds the marker too, inside quotes, and must not end the answer.
+    const end = new RegExp(`(^|\\n)${MARK} end\\r?\\n`);
     socket.on('data', (data: Buffer) => {
       if (bytes + data.byteLength > MAX_ANSWER_BYTES) {
         chunks.push(data.subarray(0, MAX_ANSWER_BYTES - bytes));
@@ -45,8 +47,8 @@ export function inspectOverLine(socketPath: string, vmId: string, vmName: string
       chunks.push(data);
       bytes += data.byteLength;
       // The end marker, at the start of a line (the script's last echo): the answer is whole.
-      const tail = Buffer.concat(chunks.slice(-2)).subarray(-(end.byteLength + 4));
-      if (tail.includes(end) && /\n$/.test(tail.toString('latin1'))) finish();
+      const tail = Buffer.concat(chunks.slice(-2)).subarray(-(MARK.length + 16)).toString('latin1');
+      if (end.test(tail)) finish();
     });
     socket.once('close', () => finish());
   });
