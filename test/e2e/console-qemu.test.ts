@@ -6,6 +6,7 @@
 // shows the guest's real listener on tcp/4444 owned by that process. Builds the lab image when missing (root).
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import { heapUsed as measureHeap } from '../helpers/heap.ts';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { buildRenderer, launchChromium } from '../../bench/lib.ts';
 import type { FlowStats } from '../../renderer/src/ui/console/flow.ts';
@@ -51,11 +52,7 @@ describe('a real QEMU micro-VM in the cockpit, in Chromium', { skip: ROOT_ONLY, 
     }
   };
   /** The page's JS heap, its worker's, and the array buffers' backing store (xterm keeps its lines in typed arrays). */
-  const heapUsed = async () => {
-    await cdp.send('HeapProfiler.collectGarbage');
-    const h = await cdp.send('Runtime.getHeapUsage');
-    return h.usedSize + h.embedderHeapUsedSize + h.backingStorageSize;
-  };
+  const heapUsed = () => measureHeap(cdp);
   const typeLine = async (text: string) => {
     await page.click(`[data-testid="console-pane"][data-key="${key}"] [data-testid="console-screen"]`);
     await page.keyboard.type(text);

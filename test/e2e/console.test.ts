@@ -5,11 +5,12 @@
 // session showed.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import { heapUsed as measureHeap } from '../helpers/heap.ts';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { buildRenderer, launchChromium } from '../../bench/lib.ts';
 import type { FlowStats } from '../../renderer/src/ui/console/flow.ts';
 import type { ConsoleTab } from '../../renderer/src/ui/console/sessions.ts';
-import { startNodeProcess, tempDir, type RunningProcess } from '../helpers/processes.ts';
+import { startNodeProcess, tempDir, type RunningProcess, waitFor } from '../helpers/processes.ts';
 
 /** The consoles' test hook (ui/console/ConsoleProvider.tsx), as the page has it. */
 interface ConsolesHook {
@@ -35,19 +36,8 @@ describe('consoles in Chromium on the built-in lab', () => {
   const tabs = () => page.evaluate(() => hook().tabs().map((t) => ({ key: t.key, kind: t.kind, phase: t.phase, agentId: t.agentId, vmId: t.vmId, session: t.session?.sessionId ?? null, renderer: t.renderer })));
   const screenOf = (key: string) => page.evaluate((k) => hook().serialize(k), key).then((s) => s ?? '');
   const pane = (key: string) => `[data-testid="console-pane"][data-key="${key}"]`;
-  const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) => {
-    const end = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`Timed out waiting for: ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  /** The page's JS heap with the array buffers' backing store (xterm keeps its lines in typed arrays). */
-  const heapUsed = async () => {
-    await cdp.send('HeapProfiler.collectGarbage');
-    const h = await cdp.send('Runtime.getHeapUsage');
-    return h.usedSize + h.embedderHeapUsedSize + h.backingStorageSize;
-  };
+  const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) => { await waitFor(check, what, ms, 50); };
+  const heapUsed = () => measureHeap(cdp);
 
   /** Opens a console on the n-th VM of the fleet (by its Console button) and waits for the shell's prompt. */
   async function openConsole(n: number): Promise<{ key: string; agentId: string; vmId: string }> {

@@ -9,6 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../helpers/processes.ts';
+import { heapUsed as measureHeap } from '../helpers/heap.ts';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { CHROMIUM_PATH, launchChromium, ROOT } from '../../bench/lib.ts';
 import type { FlowStats } from '../../renderer/src/ui/console/flow.ts';
@@ -53,19 +55,8 @@ describe('consoles in Chromium against a scripted shell', { skip: present ? fals
   const flow = (key: string) => page.evaluate((k) => window.__cordonConsoles!.flowStats(k), key);
   const paneOf = (key: string) => `[data-testid="console-pane"][data-key="${key}"]`;
   const callsOf = (method: string, sessionId?: string) => shell.calls.filter((c) => c.method === method && (sessionId === undefined || c.params.sessionId === sessionId));
-  const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 10_000) => {
-    const end = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`Timed out waiting for: ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  /** The page's JS heap with the array buffers' backing store (xterm keeps its lines in typed arrays). */
-  const heapUsed = async () => {
-    await cdp.send('HeapProfiler.collectGarbage');
-    const h = await cdp.send('Runtime.getHeapUsage');
-    return h.usedSize + h.embedderHeapUsedSize + h.backingStorageSize;
-  };
+  const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 10_000) => { await waitFor(check, what, ms, 25); };
+  const heapUsed = () => measureHeap(cdp);
 
   /** Picks the VM in the fleet and presses its Console button; resolves with the new tab's key once open. */
   async function openFromPane(agentId: string, vmId: string): Promise<{ key: string; sessionId: string }> {
