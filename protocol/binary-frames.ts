@@ -1,7 +1,7 @@
-// cordon.v1 binary frames: console bytes (and, later, evidence chunks) behind a 5-byte header naming the stream.
+// cordon.v1 binary frames: console bytes and evidence chunks behind a 5-byte header naming the stream.
 //
 //   offset 0, 1 byte   kind: 0x01 console output (agent → cockpit), 0x02 console input (cockpit → agent),
-//                      0x03 evidence chunk (agent → cockpit, reserved); every other value is refused
+//                      0x03 evidence chunk (agent → cockpit; see evidence.pull); every other value is refused
 //   offset 1, 4 bytes  stream id, unsigned 32-bit big-endian (console.open named it; the cockpit picks odd ids)
 //   offset 5, n bytes  payload, raw bytes (n ≥ 0)
 //

@@ -43,7 +43,11 @@ export type AgentMessage =
   | PolicyCurrentMessage
   | ConsoleOpenedMessage
   | ConsoleClosedMessage
-  | InspectResultMessage;
+  | InspectResultMessage
+  | EvidenceCapturesMessage
+  | EvidenceSendingMessage
+  | EvidenceSentMessage
+  | EvidenceSanitisedMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -152,6 +156,20 @@ export type PolicyResponse = 'terminate' | 'alert' | 'forensic-hold';
  */
 export type ConsoleStream = number;
 /**
+ * A capture in the agent's evidence store: the request id of the seize that made it.
+ *
+ * This interface was referenced by `Evidence`'s JSON-Schema
+ * via the `definition` "CaptureId".
+ */
+export type CaptureId = string;
+/**
+ * A file of a capture, by its name in the capture's folder (no folders, no '..').
+ *
+ * This interface was referenced by `Evidence`'s JSON-Schema
+ * via the `definition` "CapturePath".
+ */
+export type CapturePath = string;
+/**
  * Any text frame a cockpit sends to an agent.
  */
 export type ClientMessage =
@@ -165,7 +183,12 @@ export type ClientMessage =
   | ConsolePauseMessage
   | ConsoleResumeMessage
   | ConsoleCloseMessage
-  | InspectMessage;
+  | InspectMessage
+  | EvidenceListMessage
+  | EvidencePullMessage
+  | EvidenceAckMessage
+  | EvidenceCancelMessage
+  | EvidenceSanitiseMessage;
 /**
  * Only records from these sources (all when absent).
  *
@@ -982,6 +1005,144 @@ export interface InspectedResources {
   uptimeS?: number;
 }
 /**
+ * Agent → cockpit: the captures in its evidence store, newest first.
+ */
+export interface EvidenceCapturesMessage {
+  type: 'evidence.captures';
+  ref: MessageId;
+  /**
+   * @maxItems 1000
+   */
+  captures: EvidenceCapture[];
+}
+/**
+ * This interface was referenced by `Evidence`'s JSON-Schema
+ * via the `definition` "EvidenceCapture".
+ */
+export interface EvidenceCapture {
+  captureId: CaptureId;
+  vmId: VmId;
+  vmName: string;
+  /**
+   * Captured from a simulated VM: synthetic content, for training and tests.
+   */
+  simulated: boolean;
+  startedAt?: Timestamp;
+  finishedAt: Timestamp;
+  actor?: Actor;
+  reason?: string;
+  caseId?: string;
+  host?: string;
+  hypervisor: {
+    kind: string;
+    version?: string;
+  };
+  vm?: Vm;
+  /**
+   * Every file of the capture, the capture's own manifest.json last; sizes and hashes as the agent computed them when it captured.
+   *
+   * @maxItems 1000
+   */
+  files: CapturedFile[];
+  bytes: number;
+  sanitised?: SanitisationReport;
+}
+/**
+ * This interface was referenced by `Evidence`'s JSON-Schema
+ * via the `definition` "SanitisationReport".
+ */
+export interface SanitisationReport {
+  vmId: VmId;
+  captureId?: CaptureId;
+  startedAt: Timestamp;
+  finishedAt: Timestamp;
+  actor?: Actor;
+  reason?: string;
+  /**
+   * What was done, in NIST SP 800-88 terms.
+   */
+  method: string;
+  /**
+   * @maxItems 1000
+   */
+  files: SanitisedFile[];
+  /**
+   * What this sanitisation cannot guarantee, said plainly.
+   *
+   * @maxItems 64
+   */
+  limits: string[];
+  /**
+   * Every file it named was found, overwritten and verified.
+   */
+  ok: boolean;
+}
+/**
+ * This interface was referenced by `Evidence`'s JSON-Schema
+ * via the `definition` "SanitisedFile".
+ */
+export interface SanitisedFile {
+  /**
+   * Where it was on the agent's host.
+   */
+  path: string;
+  /**
+   * The VM's disk image, its saved state, a captured memory image...
+   */
+  what: string;
+  found: boolean;
+  bytes: number;
+  /**
+   * Every byte read back as zero, past the page cache when readBack says direct.
+   */
+  verified: boolean;
+  readBack?: 'direct' | 'page-cache';
+  readBackNote?: string;
+  links?: number;
+  sparse?: boolean;
+  fileSystem?: string;
+  rotational?: 'yes' | 'no' | 'unknown';
+  /**
+   * Unlinked after its overwrite was verified.
+   */
+  removed?: boolean;
+  error?: string;
+  /**
+   * @maxItems 32
+   */
+  limits?: string[];
+}
+/**
+ * Agent → cockpit: the stream starts; its size and hashes are the agent's own, from the capture, for the cockpit to check the bytes it receives against.
+ */
+export interface EvidenceSendingMessage {
+  type: 'evidence.sending';
+  ref: MessageId;
+  stream: ConsoleStream;
+  captureId: CaptureId;
+  path: CapturePath;
+  offset: number;
+  size: number;
+  sha256: string;
+  sha1: string;
+}
+/**
+ * Agent → cockpit: the last frame of the stream has been sent; `bytes` is where it ended (the file's size).
+ */
+export interface EvidenceSentMessage {
+  type: 'evidence.sent';
+  stream: ConsoleStream;
+  bytes: number;
+}
+/**
+ * Agent → cockpit: what the sanitisation did, file by file, and what it cannot guarantee.
+ */
+export interface EvidenceSanitisedMessage {
+  type: 'evidence.sanitised';
+  ref: MessageId;
+  report: SanitisationReport;
+}
+/**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
  */
 export interface SubscribeMessage {
@@ -1087,6 +1248,55 @@ export interface InspectMessage {
   type: 'inspect';
   id: MessageId;
   vmId: VmId;
+}
+/**
+ * Cockpit → agent: the captures in the agent's evidence store. Answered evidence.captures, or error (ref = id).
+ */
+export interface EvidenceListMessage {
+  type: 'evidence.list';
+  id: MessageId;
+  vmId?: VmId;
+}
+/**
+ * Cockpit → agent: send one file of a capture from `offset` (0, or the last offset this cockpit acknowledged before a cut) as stream `stream`. Answered evidence.sending then binary frames of kind 0x03 and evidence.sent, or error (ref = id).
+ */
+export interface EvidencePullMessage {
+  type: 'evidence.pull';
+  id: MessageId;
+  stream: ConsoleStream;
+  captureId: CaptureId;
+  path: CapturePath;
+  offset: number;
+  /**
+   * Most bytes in flight beyond the last acknowledged offset (default 32 MiB).
+   */
+  window?: number;
+}
+/**
+ * Cockpit → agent: every byte of the stream before `offset` is written and synced on the cockpit's side. The agent sends at most `window` bytes beyond it; after a cut, the cockpit pulls again from it.
+ */
+export interface EvidenceAckMessage {
+  type: 'evidence.ack';
+  stream: ConsoleStream;
+  offset: number;
+}
+/**
+ * Cockpit → agent: stop sending this stream.
+ */
+export interface EvidenceCancelMessage {
+  type: 'evidence.cancel';
+  stream: ConsoleStream;
+}
+/**
+ * Cockpit → agent: overwrite what the agent holds of a terminated VM (its disk image, saved state and every captured memory and disk image) and verify it; only once its package is verified and handed over. Answered evidence.sanitised, or error (ref = id).
+ */
+export interface EvidenceSanitiseMessage {
+  type: 'evidence.sanitise';
+  id: MessageId;
+  vmId: VmId;
+  captureId?: CaptureId;
+  actor: Actor;
+  reason: string;
 }
 /**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
@@ -1674,5 +1884,11 @@ export interface AgentInventory {
  * Shared building blocks of cordon.v1. Every string an agent or a guest controls has a maximum length.
  */
 export interface CordonDefs {
+  [k: string]: unknown;
+}
+/**
+ * Captures in an agent's evidence store, and the report of their sanitisation.
+ */
+export interface Evidence {
   [k: string]: unknown;
 }

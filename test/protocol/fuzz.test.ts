@@ -13,8 +13,10 @@ const KNOWN_CODES = new Set(['bad_json', 'bad_message', 'unknown_type', 'too_lar
 /** The message types each entry point knows (the snapshot has no type); any other string type is unknown_type. */
 const KNOWN_TYPES: Record<Root, readonly string[] | undefined> = {
   agent: ['hello', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error', 'action.accepted', 'action.rejected',
-    'action.progress', 'action.result', 'logs.result', 'policy.accepted', 'policy.current', 'console.opened', 'console.closed', 'inspect.result'],
-  client: ['subscribe', 'error', 'action', 'logs.query', 'policy.set', 'console.open', 'console.resize', 'console.pause', 'console.resume', 'console.close', 'inspect'],
+    'action.progress', 'action.result', 'logs.result', 'policy.accepted', 'policy.current', 'console.opened', 'console.closed', 'inspect.result',
+    'evidence.captures', 'evidence.sending', 'evidence.sent', 'evidence.sanitised'],
+  client: ['subscribe', 'error', 'action', 'logs.query', 'policy.set', 'console.open', 'console.resize', 'console.pause', 'console.resume', 'console.close', 'inspect',
+    'evidence.list', 'evidence.pull', 'evidence.ack', 'evidence.cancel', 'evidence.sanitise'],
   push: ['events', 'agents', 'vms', 'action', 'console', 'console.closed'],
   snapshot: undefined,
   shell: ['call', 'reply', 'push'],

@@ -147,8 +147,10 @@ export type TheCheckCatchesDrift = [
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
   Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
-    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted' | 'policy.current' | 'console.opened' | 'console.closed' | 'inspect.result'>>,
-  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set' | 'console.open' | 'console.resize' | 'console.pause' | 'console.resume' | 'console.close' | 'inspect'>>,
+    | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted' | 'policy.current' | 'console.opened' | 'console.closed' | 'inspect.result'
+    | 'evidence.captures' | 'evidence.sending' | 'evidence.sent' | 'evidence.sanitised'>>,
+  Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set' | 'console.open' | 'console.resize' | 'console.pause' | 'console.resume' | 'console.close' | 'inspect'
+    | 'evidence.list' | 'evidence.pull' | 'evidence.ack' | 'evidence.cancel' | 'evidence.sanitise'>>,
   Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action' | 'console' | 'console.closed'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
@@ -177,6 +179,10 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'console.opened':
     case 'console.closed':
     case 'inspect.result':
+    case 'evidence.captures':
+    case 'evidence.sending':
+    case 'evidence.sent':
+    case 'evidence.sanitised':
       return undefined;
     default: {
       const never: never = m;
