@@ -31,7 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['main/**/*.ts', 'agent/**/*.ts', 'protocol/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    files: ['main/**/*.ts', 'agent/**/*.ts', 'evidence/**/*.ts', 'protocol/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
     ignores: ELECTRON_SHELL_FILES,
     languageOptions: { globals: { ...globals.node } },
     rules: {

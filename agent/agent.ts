@@ -18,6 +18,7 @@ import { AgentLogs, type LogsOptions } from './logs/agent-logs.ts';
 import { PolicyEnforcer } from './policy/enforcer.ts';
 import { loadTrustedKeys } from './policy/signing.ts';
 import { AgentServer, isLoopback } from './server.ts';
+import { EvidenceStore } from './evidence/store.ts';
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -119,6 +120,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
 
   const consoles = new ConsoleHub({ driver, note });
+  const evidence = new EvidenceStore({ root: join(dataDir, 'actions'), reportsDir: join(dataDir, 'sanitised'), host: hostName, driver, note });
 
   let onThreats: (events: ThreatEvent[]) => void = () => {};
   let enforcer: PolicyEnforcer;
@@ -143,7 +145,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     protocol: PROTOCOL,
     agent: { id: agentId, host: hostName, version, ...(options.hostGroups?.length ? { hostGroups: [...options.hostGroups] } : {}) },
     hypervisor: { kind: driver.kind, version: driver.version },
-    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(consoles.available ? ['console'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : []), ...(driver.inspect ? ['inspect'] : [])],
+    capabilities: ['events', 'inventory', ...(driver.actions.length > 0 ? ['actions'] : []), ...(consoles.available ? ['console'] : []), ...(logs ? ['logs'] : []), ...(policy ? ['policy'] : []), ...(driver.inspect ? ['inspect'] : []), 'evidence'],
     actions: [...driver.actions],
     latestSeq: log.latestSeq,
     oldestSeq: log.oldestSeq,
@@ -197,7 +199,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       port: options.port ?? DEFAULTS.port,
       token: options.token,
       session: {
-        log, retain, hello, note, consoles,
+        log, retain, hello, note, consoles, evidence,
         inventory: () => driver.listVms().map(runner.decorate),
         policy: () => enforcer.current(),
         act: (message, reply, peer) => runner.handle(message, reply, peer),

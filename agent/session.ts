@@ -8,7 +8,8 @@
 // catches up from the log when it drains, and hears of a `gap` if retention deleted what it missed.
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { decodeFrame } from '../protocol/binary-frames.ts';
+import { decodeFrame, FRAME_KIND } from '../protocol/binary-frames.ts';
+import type { EvidenceStore } from './evidence/store.ts';
 import {
   decodeClientMessage,
   type ActionMessage,
@@ -54,6 +55,8 @@ export interface SessionContext {
   setPolicy(message: PolicySetMessage): AgentMessage;
   /** Console streams (console.* and binary frames). Absent, or without `available`, when the driver has no consoles. */
   consoles?: ConsoleHub;
+  /** The evidence store (evidence.*): captures listed, pulled as binary streams, sanitised. */
+  evidence?: EvidenceStore;
   note(line: string): void;
 }
 
@@ -89,6 +92,7 @@ export class Session implements ConsoleClient {
       socket.off('drain', this.onConsoleDrain);
       this.drainWaiters = [];
       this.ctx.consoles?.detach(this);
+      this.ctx.evidence?.detach(this);
     });
   }
 
@@ -225,6 +229,14 @@ export class Session implements ConsoleClient {
         if (this.ctx.consoles?.available) this.ctx.consoles.handle(this, message);
         else this.send(error('unsupported', 'This agent has no consoles (its hello does not announce the "console" capability).', message.type === 'console.open' ? message.id : undefined));
         return;
+      case 'evidence.list':
+      case 'evidence.pull':
+      case 'evidence.ack':
+      case 'evidence.cancel':
+      case 'evidence.sanitise':
+        if (this.ctx.evidence) this.ctx.evidence.handle(this, message);
+        else this.send(error('unsupported', 'This agent keeps no evidence store (it does not announce the "evidence" capability).', 'id' in message ? message.id : undefined));
+        return;
       case 'error':
         // The cockpit objects to something we sent: worth a line for the operator, never an answer (no error loops).
         this.ctx.note(`cockpit ${this.peer} reported ${message.code}${message.ref ? ` about ${printable(message.ref)}` : ''}: ${printable(message.message)}`);
@@ -240,6 +252,10 @@ export class Session implements ConsoleClient {
     const decoded = decodeFrame(bytes);
     if (!decoded.ok) {
       this.send(error(decoded.code, `${decoded.message} The frame was dropped.`));
+      return;
+    }
+    if (decoded.frame.kind === FRAME_KIND.evidenceChunk) {
+      this.send(error('unsupported', 'Evidence chunks (binary frames of kind 0x03) flow from agent to cockpit only; the frame was dropped.'));
       return;
     }
     if (!this.ctx.consoles?.available) {

@@ -1,7 +1,7 @@
 // The cockpit API's implementation in main: both shells (Electron IPC, the browser shell's WebSocket) hand
 // every call here, already checked for sender, and forward the pushes. Plain Node, no electron.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitInspectRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
+import { checkCockpitEvidenceExport, checkCockpitEvidenceHandover, checkCockpitEvidencePackageRef, checkCockpitEvidencePull, checkCockpitEvidenceSanitise, checkCockpitEvidenceSeal, checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitInspectRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
 import { checkPolicy } from '../protocol/policy.ts';
 import { keyFingerprint, signPolicy } from '../agent/policy/signing.ts';
 import { changeEntry } from './journal/entries.ts';
@@ -11,6 +11,9 @@ import { LogQueryError } from './fleet/agent-link.ts';
 import { HubError, type FleetHub } from './fleet/hub.ts';
 import type { JournalHost } from './journal/host.ts';
 import { JournalError } from './journal/errors.ts';
+import { EvidenceError, type EvidenceDesk } from './evidence/desk.ts';
+import { TransferError } from './evidence/transfer.ts';
+import { PackageError } from '../evidence/package.ts';
 
 export class CockpitCallError extends Error {
   constructor(readonly code: string, message: string) {
@@ -42,6 +45,14 @@ const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undef
   'console.recordings': by(checkCockpitConsoleRecordingsQuery),
   'console.recording': by(checkCockpitConsoleRecordingQuery),
   'vm.inspect': by(checkCockpitInspectRequest),
+  'evidence.status': noParams,
+  'evidence.pull': by(checkCockpitEvidencePull),
+  'evidence.seal': by(checkCockpitEvidenceSeal),
+  'evidence.handover': by(checkCockpitEvidenceHandover),
+  'evidence.verify': by(checkCockpitEvidencePackageRef),
+  'evidence.export': by(checkCockpitEvidenceExport),
+  'evidence.sanitise': by(checkCockpitEvidenceSanitise),
+  'evidence.chooseFolder': noParams,
   'logs.query': (p) => {
     const checked = checkCockpitLogsQuery(p);
     return checked.ok ? undefined : checked.error.message;
@@ -71,6 +82,8 @@ export class CockpitService {
     private readonly signer?: KeyObject,
     /** The consoles; without it (some tests), the console calls answer `no_console`. */
     private readonly consoles?: ConsoleHub,
+    /** The evidence desk; without it (some tests), the evidence calls answer `no_evidence`. */
+    private readonly evidence?: EvidenceDesk,
   ) {
     this.handlers = {
       snapshot: () => this.hub.snapshot(),
@@ -96,6 +109,15 @@ export class CockpitService {
       }),
       'console.recording': (p) => ({ recordingId: p.recordingId, cast: this.consolesOf().recording(p.recordingId) }),
       'vm.inspect': async (p) => ({ agentId: p.agentId, inspection: await this.hub.inspect(p.agentId, p.vmId) }),
+      'evidence.status': () => this.evidenceOf().status(),
+      'evidence.pull': async (p) => { await this.evidenceOf().pull(p.agentId, p.captureId); return {}; },
+      'evidence.seal': (p) => this.evidenceOf().seal(p),
+      'evidence.handover': (p) => this.evidenceOf().handover(p),
+      'evidence.verify': (p) => this.evidenceOf().verify(p.packageId),
+      'evidence.export': (p) => this.evidenceOf().export(p.packageId, p.destination),
+      'evidence.sanitise': (p) => this.evidenceOf().sanitise(p.packageId, p.reason),
+      // The Electron shell answers this one itself with a folder dialog; here (the browser shell) there is none.
+      'evidence.chooseFolder': () => { throw new CockpitCallError('unsupported', 'The browser shell has no folder dialog: type the path of a folder on the removable medium.'); },
       'journal.verify': async () => {
         const j = this.journalOf();
         await j.verify();
@@ -135,6 +157,11 @@ export class CockpitService {
     return { signed, outcomes };
   }
 
+  private evidenceOf(): EvidenceDesk {
+    if (!this.evidence) throw new CockpitCallError('no_evidence', 'This cockpit runs without an evidence desk.');
+    return this.evidence;
+  }
+
   private consolesOf(): ConsoleHub {
     if (!this.consoles) throw new CockpitCallError('no_console', 'This cockpit runs without consoles.');
     return this.consoles;
@@ -163,7 +190,7 @@ export class CockpitService {
     try {
       return await this.handlers[method](params as never, client);
     } catch (err) {
-      if (err instanceof HubError || err instanceof JournalError || err instanceof LogQueryError || err instanceof ConsoleError) throw new CockpitCallError(err.code, err.message);
+      if (err instanceof HubError || err instanceof JournalError || err instanceof LogQueryError || err instanceof ConsoleError || err instanceof EvidenceError || err instanceof PackageError || err instanceof TransferError) throw new CockpitCallError(err.code, err.message);
       throw err;
     }
   }
@@ -176,9 +203,11 @@ export class CockpitService {
   onPush(listener: (push: CockpitPush) => void): () => void {
     this.hub.on('push', listener);
     this.consoles?.on('push', listener);
+    this.evidence?.on('push', listener);
     return () => {
       this.hub.off('push', listener);
       this.consoles?.off('push', listener);
+      this.evidence?.off('push', listener);
     };
   }
 }

@@ -1,6 +1,8 @@
 // Assembles the cockpit's core from its settings: the fleet hub, the agents (or the built-in lab when none are
 // configured), and the service the shells expose. The same for Electron and the browser shell.
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import pkg from '../package.json' with { type: 'json' };
+import { EvidenceDesk } from './evidence/desk.ts';
 import { join } from 'node:path';
 import { CockpitService } from './cockpit-service.ts';
 import { FleetHub, type FleetHubOptions, type HubRecorder } from './fleet/hub.ts';
@@ -28,7 +30,7 @@ export interface CockpitOptions {
    * The journal (`dataDir/journal`): the responder's signing key, and the worker script when bundled. Default: a key
    * file `dataDir/journal-key.pem` (mode 0600); the desktop shell passes the key it keeps in safeStorage.
    */
-  journal?: { key?: () => KeyObject; workerPath?: string; checkpointMs?: number };
+  journal?: { key?: () => KeyObject; workerPath?: string; checkpointMs?: number; keyProtection?: { protection: 'os-keychain' | 'key-file'; warning?: string } };
 }
 
 export interface Cockpit {
@@ -40,6 +42,8 @@ export interface Cockpit {
   exporter: SyslogExporter | undefined;
   /** The consoles open in the views, each recorded (asciicast) and journaled. */
   consoles: ConsoleHub;
+  /** Seizure packages: pulled, sealed, handed over, verified, exported, sanitised. */
+  evidence: EvidenceDesk;
   /** Stops the agents' links and the lab, then writes and signs the journal's last records. */
   close(): Promise<void>;
 }
@@ -148,15 +152,24 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
       recording: { sha256: rec.sha256 ?? '', bytes: rec.bytes, path: `recordings/${rec.recordingId}.cast` },
     })]),
   });
+  const evidence = new EvidenceDesk({
+    dataDir: opts.dataDir, hub, journal, key, actor, recordingsDir: join(opts.dataDir, 'recordings'), version: String(pkg.version), note: log,
+    keyProtection: opts.journal?.keyProtection ?? {
+      protection: 'key-file',
+      warning: `The responder's key is a plain file (${join(opts.dataDir, 'journal-key.pem')}, mode 0600), not sealed by an OS keychain: anyone who can read this account's files can sign as you.`,
+    },
+  });
   return {
     hub,
-    service: new CockpitService(hub, actor, journal, key, consoles),
+    service: new CockpitService(hub, actor, journal, key, consoles, evidence),
     consoles,
+    evidence,
     lab,
     journal,
     exporter: exporter?.exporter,
     async close() {
       consoles.closeAll('The cockpit is stopping.');
+      evidence.close();
       hub.close();
       lab?.stop();
       await Promise.all([journal.close(), exporter?.exporter.close()]);

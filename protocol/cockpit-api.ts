@@ -1,7 +1,7 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitInspectRequest, CockpitInspection, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
+import type { CockpitEvidenceExport, CockpitEvidenceFolder, CockpitEvidenceHandover, CockpitEvidencePackageRef, CockpitEvidencePull, CockpitEvidenceSanitise, CockpitEvidenceSeal, CockpitEvidenceStatus, EvidenceExportOutcome, EvidencePackageSummary, EvidenceVerifyOutcome, SanitisationReport, ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitInspectRequest, CockpitInspection, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
@@ -35,11 +35,28 @@ export interface CockpitCalls {
   'console.recording': { params: CockpitConsoleRecordingQuery; result: CockpitConsoleRecording };
   /** What runs in a VM now (processes, sockets, services, resources), read by its agent. */
   'vm.inspect': { params: CockpitInspectRequest; result: CockpitInspection };
+  /** The responder's identity, the captures on every connected agent, the packages here and the pulls under way. */
+  'evidence.status': { params: Record<string, never>; result: CockpitEvidenceStatus };
+  /** Pulls a capture from its agent's evidence store (resumable); progress arrives as `evidence` pushes. */
+  'evidence.pull': { params: CockpitEvidencePull; result: CockpitOk };
+  /** Makes a signed seizure package of a pulled capture: manifest, custody record, affidavit, signatures. */
+  'evidence.seal': { params: CockpitEvidenceSeal; result: EvidencePackageSummary };
+  /** Appends a signed handover to a package's chain of custody. */
+  'evidence.handover': { params: CockpitEvidenceHandover; result: EvidencePackageSummary };
+  /** Verifies a package as cordon-verify would (hashes, signatures, custody chain, the signer). */
+  'evidence.verify': { params: CockpitEvidencePackageRef; result: EvidenceVerifyOutcome };
+  /** Copies a package to removable media, reads every file back past the cache, writes VERIFY.txt. */
+  'evidence.export': { params: CockpitEvidenceExport; result: EvidenceExportOutcome };
+  /** Asks the package's agent to overwrite what it holds of the VM (once verified and handed over). */
+  'evidence.sanitise': { params: CockpitEvidenceSanitise; result: SanitisationReport };
+  /** A folder dialog (Electron only; the browser shell answers `unsupported`: type the path). */
+  'evidence.chooseFolder': { params: Record<string, never>; result: CockpitEvidenceFolder };
 }
 
 export type CockpitMethod = keyof CockpitCalls;
 export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query', 'policy.status', 'policy.push',
-  'console.open', 'console.input', 'console.resize', 'console.ack', 'console.close', 'console.recordings', 'console.recording', 'vm.inspect'];
+  'console.open', 'console.input', 'console.resize', 'console.ack', 'console.close', 'console.recordings', 'console.recording', 'vm.inspect',
+  'evidence.status', 'evidence.pull', 'evidence.seal', 'evidence.handover', 'evidence.verify', 'evidence.export', 'evidence.sanitise', 'evidence.chooseFolder'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

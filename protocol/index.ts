@@ -23,6 +23,18 @@ import {
   validateCockpitOk,
   validateCockpitInspectRequest,
   validateCockpitInspection,
+  validateCockpitEvidenceStatus,
+  validateCockpitEvidencePull,
+  validateCockpitEvidenceSeal,
+  validateCockpitEvidenceHandover,
+  validateCockpitEvidencePackageRef,
+  validateCockpitEvidenceExport,
+  validateCockpitEvidenceSanitise,
+  validateCockpitEvidenceFolder,
+  validateCockpitEvidencePackage,
+  validateCockpitEvidenceVerify,
+  validateCockpitEvidenceExportOutcome,
+  validateSanitisationReport,
   validateCockpitPolicyPushResult,
   validateCockpitPolicyStatus,
   validateCockpitLogsQuery,
@@ -35,6 +47,18 @@ import {
   validateThreatEvent,
 } from './generated/validators.js';
 import type {
+  CockpitEvidenceStatus,
+  CockpitEvidencePull,
+  CockpitEvidenceSeal,
+  CockpitEvidenceHandover,
+  CockpitEvidencePackageRef,
+  CockpitEvidenceExport,
+  CockpitEvidenceSanitise,
+  CockpitEvidenceFolder,
+  EvidencePackageSummary,
+  EvidenceVerifyOutcome,
+  EvidenceExportOutcome,
+  SanitisationReport,
   ActRequest,
   ActResult,
   AgentMessage,
@@ -114,6 +138,18 @@ export const checkCockpitOk = checker<CockpitOk>(validateCockpitOk, 'answer');
 export const checkCockpitInspectRequest = checker<CockpitInspectRequest>(validateCockpitInspectRequest, 'inspection request');
 export const checkCockpitInspection = checker<CockpitInspection>(validateCockpitInspection, 'inspection');
 export const checkCockpitPolicyPushResult = checker<CockpitPolicyPushResult>(validateCockpitPolicyPushResult, 'answer to a policy push');
+export const checkCockpitEvidenceStatus = checker<CockpitEvidenceStatus>(validateCockpitEvidenceStatus, 'evidence status');
+export const checkCockpitEvidencePull = checker<CockpitEvidencePull>(validateCockpitEvidencePull, 'evidence pull');
+export const checkCockpitEvidenceSeal = checker<CockpitEvidenceSeal>(validateCockpitEvidenceSeal, 'package request');
+export const checkCockpitEvidenceHandover = checker<CockpitEvidenceHandover>(validateCockpitEvidenceHandover, 'custody handover');
+export const checkCockpitEvidencePackageRef = checker<CockpitEvidencePackageRef>(validateCockpitEvidencePackageRef, 'package reference');
+export const checkCockpitEvidenceExport = checker<CockpitEvidenceExport>(validateCockpitEvidenceExport, 'export request');
+export const checkCockpitEvidenceSanitise = checker<CockpitEvidenceSanitise>(validateCockpitEvidenceSanitise, 'sanitisation request');
+export const checkCockpitEvidenceFolder = checker<CockpitEvidenceFolder>(validateCockpitEvidenceFolder, 'chosen folder');
+export const checkCockpitEvidencePackage = checker<EvidencePackageSummary>(validateCockpitEvidencePackage, 'evidence package');
+export const checkCockpitEvidenceVerify = checker<EvidenceVerifyOutcome>(validateCockpitEvidenceVerify, 'verification');
+export const checkCockpitEvidenceExportOutcome = checker<EvidenceExportOutcome>(validateCockpitEvidenceExportOutcome, 'export');
+export const checkSanitisationReport = checker<SanitisationReport>(validateSanitisationReport, 'sanitisation report');
 
 /** Builds a decoder for JSON text: size limit, parse, schema; every failure said in one sentence. */
 function decoder<T>(validate: ValidateFunction, what: string): (text: string, maxBytes?: number) => Decoded<T> {

@@ -42,6 +42,18 @@ export const ROOT_VALIDATORS = {
   validateCockpitOk: SCHEMA_BASE + 'cockpit/empty-result.schema.json',
   validateCockpitInspectRequest: SCHEMA_BASE + 'cockpit/inspect-request.schema.json',
   validateCockpitInspection: SCHEMA_BASE + 'cockpit/inspect-page.schema.json',
+  validateCockpitEvidenceStatus: SCHEMA_BASE + 'cockpit/evidence-status.schema.json',
+  validateCockpitEvidencePull: SCHEMA_BASE + 'cockpit/evidence-pull.schema.json',
+  validateCockpitEvidenceSeal: SCHEMA_BASE + 'cockpit/evidence-seal.schema.json',
+  validateCockpitEvidenceHandover: SCHEMA_BASE + 'cockpit/evidence-handover.schema.json',
+  validateCockpitEvidencePackageRef: SCHEMA_BASE + 'cockpit/evidence-package-ref.schema.json',
+  validateCockpitEvidenceExport: SCHEMA_BASE + 'cockpit/evidence-export.schema.json',
+  validateCockpitEvidenceSanitise: SCHEMA_BASE + 'cockpit/evidence-sanitise.schema.json',
+  validateCockpitEvidenceFolder: SCHEMA_BASE + 'cockpit/evidence-folder.schema.json',
+  validateCockpitEvidencePackage: SCHEMA_BASE + 'cockpit/evidence-defs.schema.json#/$defs/PackageSummary',
+  validateCockpitEvidenceVerify: SCHEMA_BASE + 'cockpit/evidence-defs.schema.json#/$defs/VerifyOutcome',
+  validateCockpitEvidenceExportOutcome: SCHEMA_BASE + 'cockpit/evidence-defs.schema.json#/$defs/ExportOutcome',
+  validateSanitisationReport: SCHEMA_BASE + 'evidence.schema.json#/$defs/SanitisationReport',
 } as const;
 
 export function loadSchemas(dir = SCHEMA_DIR): object[] {

@@ -81,6 +81,12 @@ export interface Driver {
    * `inspect_unavailable`, `timed_out`) it can say in a sentence. Optional: without it, no `inspect` capability.
    */
   inspect?(vmId: string): Promise<VmInspection>;
+  /**
+   * The files on this host that hold a VM's data outside the evidence store: its disk image, its saved state. For
+   * sanitisation once the VM is terminated and its package handed over; only files the driver itself knows of.
+   * Optional: a driver without files (the sim) leaves it out.
+   */
+  vmFiles?(vmId: string): Array<{ path: string; what: string }>;
 }
 
 /** What is on the other end of a console, as console.opened says it (protocol/schema/wire/console-opened). */

@@ -227,6 +227,25 @@ export class QemuDriver implements Driver {
     return this.entries.get(vmId)?.vm;
   }
 
+  /**
+   * What holds this VM's data on the host, for sanitisation: its disk image (the config's, or a clone's copy), the
+   * saved state it was started from (a clone), the saved states made from it to start its clones (its memory, as it
+   * was then), and its serial console's log. Only files that exist.
+   */
+  vmFiles(vmId: string): Array<{ path: string; what: string }> {
+    const e = this.entries.get(vmId);
+    const name = e?.vm.name ?? vmId;
+    const out: Array<{ path: string; what: string }> = [];
+    if (e?.spec?.disk) out.push({ path: e.spec.disk.path, what: `the disk image of ${name} (from the agent's config)` });
+    for (const format of ['qcow2', 'raw']) out.push({ path: join(this.workDir, 'disks', `${vmId}.${format}`), what: `the disk copy of ${name} (made for a clone)` });
+    out.push({ path: join(this.workDir, 'states', `${vmId}.state`), what: `the saved state (memory and devices) ${name} was started from` });
+    for (const c of this.entries.values()) {
+      if (c.vm.cloneOf === vmId) out.push({ path: join(this.workDir, 'states', `${c.id}.state`), what: `the saved state (memory and devices) of ${name} made to start its clone ${c.vm.name}` });
+    }
+    out.push({ path: machinePaths(join(this.workDir, 'run', vmId)).serialLog, what: `the serial console's log of ${name}` });
+    return out.filter((f, i) => existsSync(f.path) && out.findIndex((g) => g.path === f.path) === i);
+  }
+
   refuse(vm: Vm, kind: ActionKind, params: ActionParams): Refusal | undefined {
     const e = this.entries.get(vm.id);
     if (!e) return undefined;

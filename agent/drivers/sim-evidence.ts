@@ -93,7 +93,7 @@ export async function writeSimCapture(input: SimCaptureInput): Promise<CapturedF
     simulated: true,
     statement: 'Captured from a simulated VM by Cordon\'s sim driver: the memory and disk images are synthetic, made for training and tests. Nothing here came from a real machine.',
     agent: { id: input.agentId, hypervisor: { kind: 'sim', version: input.hypervisorVersion } },
-    vm: { id: vm.id, name: vm.name, image: vm.image, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, cloneOf: vm.cloneOf, isolation: vm.isolation },
+    vm: { id: vm.id, name: vm.name, image: vm.image, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, cloneOf: vm.cloneOf, isolation: vm.isolation, networks: vm.networks },
     request: { requestId: input.requestId, actor: input.actor, reason: input.reason, caseId: input.params.caseId },
     startedAt: input.startedAt,
     finishedAt: new Date().toISOString(),

@@ -29,6 +29,12 @@ import {
   type SeqGap,
   type ThreatEvent,
   type Vm,
+  type Actor,
+  type EvidenceCapture,
+  type EvidenceCapturesMessage,
+  type EvidenceSanitisedMessage,
+  type EvidenceSendingMessage,
+  type SanitisationReport,
 } from '../../protocol/index.ts';
 import { Backoff } from './backoff.ts';
 import { decodeFrame, encodeFrame, FRAME_KIND, MAX_BINARY_FRAME_BYTES } from '../../protocol/binary-frames.ts';
@@ -90,7 +96,16 @@ export class LogQueryError extends Error {
 }
 
 /** The answers a request waits for, matched by ref. */
-type Answer = LogsResultMessage | PolicyAcceptedMessage | ConsoleOpenedMessage | InspectResultMessage;
+type Answer = LogsResultMessage | PolicyAcceptedMessage | ConsoleOpenedMessage | InspectResultMessage | EvidenceCapturesMessage | EvidenceSendingMessage | EvidenceSanitisedMessage;
+
+/** Where the bytes of an evidence stream go, in order, from the first frame on (registered before the pull is sent). */
+export interface EvidenceSink {
+  data(bytes: Buffer): void;
+  /** The agent sent the stream's last frame; `bytes` is where it ended. */
+  sent(bytes: number): void;
+  /** The stream ended without evidence.sent: the connection dropped or closed, or the agent stopped it. */
+  lost(reason: string): void;
+}
 
 interface PendingRequest {
   expects: Answer['type'];
@@ -118,6 +133,9 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   /** Output of streams whose console.opened is not yet handed over (the agent sends a backlog right behind it). */
   private readonly opening = new Map<number, { chunks: Buffer[]; bytes: number }>();
   private nextStream = 1;
+  /** Evidence streams (binary frames 0x03) of the current connection, by the id this cockpit picked. */
+  private readonly evidenceStreams = new Map<number, EvidenceSink>();
+  private nextEvidenceStream = 1;
 
   constructor(readonly endpoint: AgentEndpoint, private readonly opts: AgentLinkOptions) {
     super();
@@ -237,6 +255,60 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     const open = [...this.streams];
     this.streams.clear();
     for (const stream of open) this.emit('console.closed', stream, reason);
+    const evidence = [...this.evidenceStreams.values()];
+    this.evidenceStreams.clear();
+    for (const sink of evidence) sink.lost(reason);
+  }
+
+  /** The captures in the agent's evidence store (evidence.list → evidence.captures), or a LogQueryError. */
+  async listEvidence(vmId?: string): Promise<EvidenceCapture[]> {
+    this.needs('evidence', 'keeps no evidence store');
+    const answer = await this.request({ type: 'evidence.list', ...(vmId !== undefined ? { vmId } : {}) }, 'evidence.captures', 'the evidence list') as EvidenceCapturesMessage;
+    return answer.captures;
+  }
+
+  /**
+   * Pulls one file of a capture from `offset`: `sink` gets its bytes in order from the first frame, then sent() or
+   * lost(). Resolves with the agent's evidence.sending (size and hashes), or rejects with the agent's error.
+   */
+  async pullEvidence(p: { captureId: string; path: string; offset: number; window?: number }, sink: EvidenceSink): Promise<{ stream: number; sending: EvidenceSendingMessage }> {
+    this.needs('evidence', 'keeps no evidence store');
+    const stream = this.nextEvidenceStream;
+    this.nextEvidenceStream = this.nextEvidenceStream >= 0xfffffffe ? 1 : this.nextEvidenceStream + 1;
+    this.evidenceStreams.set(stream, sink);
+    try {
+      const sending = await this.request({ type: 'evidence.pull', stream, ...p }, 'evidence.sending', 'the evidence pull', 30_000) as EvidenceSendingMessage;
+      return { stream, sending };
+    } catch (err) {
+      if (this.evidenceStreams.get(stream) === sink) this.evidenceStreams.delete(stream);
+      if (err instanceof LogQueryError && err.code === 'timed_out') this.send({ type: 'evidence.cancel', stream });
+      throw err;
+    }
+  }
+
+  /** Every byte of `stream` before `offset` is synced here: the agent may send on. */
+  evidenceAck(stream: number, offset: number): boolean {
+    if (!this.evidenceStreams.has(stream) || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.send({ type: 'evidence.ack', stream, offset });
+    return true;
+  }
+
+  /** Stops a stream; its sink hears nothing more. */
+  evidenceCancel(stream: number): void {
+    if (this.evidenceStreams.delete(stream)) this.send({ type: 'evidence.cancel', stream });
+  }
+
+  /** Asks the agent to sanitise what it holds of a terminated VM; its report, or a LogQueryError. */
+  async sanitise(m: { vmId: string; captureId?: string; actor: Actor; reason: string }): Promise<SanitisationReport> {
+    this.needs('evidence', 'keeps no evidence store');
+    const answer = await this.request({ type: 'evidence.sanitise', ...m }, 'evidence.sanitised', 'the sanitisation', 30 * 60_000) as EvidenceSanitisedMessage;
+    return answer.report;
+  }
+
+  private needs(capability: string, what: string): void {
+    if (this.status.link === 'connected' && !this.hello?.capabilities.includes(capability)) {
+      throw new LogQueryError('unsupported', `${this.endpoint.label} ${what} (its hello does not say "${capability}").`);
+    }
   }
 
   private onBinary(data: Buffer): void {
@@ -246,6 +318,11 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       return;
     }
     const { kind, stream, payload } = decoded.frame;
+    if (kind === FRAME_KIND.evidenceChunk) {
+      // A view into ws's buffer: the sink copies what it keeps. Frames of a stream cancelled a moment ago are dropped.
+      this.evidenceStreams.get(stream)?.data(payload as Buffer);
+      return;
+    }
     if (kind !== FRAME_KIND.consoleOutput) {
       this.sendError('unsupported', `This cockpit does not take binary frames of kind 0x${kind.toString(16).padStart(2, '0')} from an agent.`);
       return;
@@ -274,7 +351,7 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   }
 
   /** Sends a request with a fresh id and waits for the answer whose ref names it (or an error with that ref). */
-  private request(message: { type: 'logs.query' | 'policy.set' | 'console.open' | 'inspect' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
+  private request(message: { type: 'logs.query' | 'policy.set' | 'console.open' | 'inspect' | 'evidence.list' | 'evidence.pull' | 'evidence.sanitise' } & Record<string, unknown>, expects: Answer['type'], what: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const ws = this.ws;
       if (this.status.link !== 'connected' || !ws || ws.readyState !== WebSocket.OPEN) {
@@ -449,10 +526,21 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       case 'console.closed':
         if (this.streams.delete(msg.stream)) this.emit('console.closed', msg.stream, msg.reason);
         return;
+      case 'evidence.sent': {
+        const sink = this.evidenceStreams.get(msg.stream);
+        if (sink) {
+          this.evidenceStreams.delete(msg.stream);
+          sink.sent(msg.bytes);
+        }
+        return;
+      }
       case 'logs.result':
       case 'policy.accepted':
       case 'console.opened':
       case 'inspect.result':
+      case 'evidence.captures':
+      case 'evidence.sending':
+      case 'evidence.sanitised':
         // An answer nobody waits for any more (timed out) is dropped.
         this.settleRequest(msg.ref, { answer: msg });
         return;

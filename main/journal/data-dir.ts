@@ -8,7 +8,7 @@
 //   keys.json           the public keys that signed checkpoints here, each with the record that introduced it
 //   peers.json          what was imported from which device (bundle.ts)
 //   imports/            private copies of bundles while they are imported
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JournalError, systemCode } from './errors.ts';
 
@@ -82,11 +82,11 @@ export function parseJson(text: string): unknown {
 }
 
 /** Replaces a small file so that a crash leaves the old or the new one, never half of one. */
-export function writeFileDurably(path: string, text: string): void {
+export function writeFileDurably(path: string, text: string | Uint8Array): void {
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
+    writeFileSync(fd, text); // loops until every byte is written
     fsyncSync(fd);
   } finally {
     closeSync(fd);

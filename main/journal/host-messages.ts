@@ -4,6 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import type { JournalQuery, QueryPage } from './query.ts';
 import type { JournalEntry } from './record.ts';
 import type { VerifyReport } from './verify.ts';
+import type { SliceFilter } from './bundle.ts';
 
 export type HostRequest =
   | { type: 'open'; id: number; dir: string; key: KeyObject; fingerprint: string; checkpointMs?: number }
@@ -12,6 +13,7 @@ export type HostRequest =
   | { type: 'query'; id: number; query: JournalQuery }
   | { type: 'status'; id: number }
   | { type: 'verify'; id: number }
+  | { type: 'exportBundle'; id: number; file: string; slice?: SliceFilter }
   | { type: 'close'; id: number };
 
 export type HostReply =

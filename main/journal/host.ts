@@ -17,6 +17,7 @@ import { keyFingerprint, rawPublicKey } from './keys.ts';
 import type { JournalQuery, QueryPage } from './query.ts';
 import type { JournalEntry } from './record.ts';
 import type { VerifyReport } from './verify.ts';
+import type { BundleSummary, SliceFilter } from './bundle.ts';
 
 export interface JournalHostOptions {
   /** The journal's folder. */
@@ -97,6 +98,12 @@ export class JournalHost extends EventEmitter<{ failed: [failure: { code: string
     const at = (await this.request({ type: 'appendDurable', id: 0, entry })) as { index: number; hash: string };
     this.written += 1;
     return at;
+  }
+
+  /** Writes the journal, or the slice the filter names, as one bundle file under a fresh signed checkpoint. */
+  exportBundle(file: string, slice?: SliceFilter): Promise<BundleSummary> {
+    this.usable();
+    return this.request({ type: 'exportBundle', id: 0, file, ...(slice ? { slice } : {}) }) as Promise<BundleSummary>;
   }
 
   query(query: JournalQuery): Promise<QueryPage> {

@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { Journal } from './journal.ts';
 import { JournalError } from './errors.ts';
 import { verifyJournal } from './verify.ts';
+import { exportBundle } from './bundle.ts';
 import type { HostReply, HostRequest, JournalStatus } from './host-messages.ts';
 
 const port = parentPort;
@@ -82,6 +83,12 @@ async function handle(msg: HostRequest): Promise<void> {
         await j.checkpoint();
         const report = await verifyJournal(opened!.dir);
         reply({ type: 'reply', id: msg.id, ok: true, value: report });
+        return;
+      }
+      case 'exportBundle': {
+        // A slice of the journal as one self-verifying bundle file (cordon-verify journal FILE), for a package.
+        const summary = await exportBundle(mustHave(), msg.file, msg.slice ? { slice: msg.slice } : {});
+        reply({ type: 'reply', id: msg.id, ok: true, value: summary });
         return;
       }
       case 'close':

@@ -1,7 +1,7 @@
 // The Electron shell, kept thin: one hardened window, the renderer served from a private app:// scheme with a
 // strict CSP, IPC calls checked for their sender and handed to the plain-Node core (main/cockpit.ts), settings
 // in electron-store, tokens in safeStorage, the lab agent in a utilityProcess.
-import { app, BrowserWindow, ipcMain, protocol, safeStorage, session, utilityProcess, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, safeStorage, session, utilityProcess, type IpcMainInvokeEvent } from 'electron';
 import Store from 'electron-store';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -122,6 +122,9 @@ async function start(): Promise<void> {
     dataDir: app.getPath('userData'),
     journal: {
       workerPath: JOURNAL_WORKER,
+      keyProtection: safeStorage.isEncryptionAvailable() && safeStorage.getSelectedStorageBackend?.() !== 'basic_text'
+        ? { protection: 'os-keychain' }
+        : { protection: 'key-file', warning: 'No OS keychain is available: the responder\'s signing key is a plain file (mode 0600) in the app\'s data folder. Anyone who can read this account\'s files can sign packages as you.' },
       // The responder's signing key, sealed by the OS keychain in the settings store.
       key: () => loadOrCreateSealedKey({
         sealer: { available: () => safeStorage.isEncryptionAvailable() && safeStorage.getSelectedStorageBackend?.() !== 'basic_text', seal: (t) => safeStorage.encryptString(t), unseal: (b) => safeStorage.decryptString(b) },
@@ -144,6 +147,11 @@ async function start(): Promise<void> {
       page.once('destroyed', () => service.clientGone(page));
     }
     try {
+      // The one call the shell answers itself: a native folder dialog for exports to removable media.
+      if (method === 'evidence.chooseFolder') {
+        const chosen = await dialog.showOpenDialog(win!, { title: 'Export the package to…', properties: ['openDirectory', 'createDirectory'] });
+        return { ok: true, result: chosen.canceled || !chosen.filePaths[0] ? {} : { path: chosen.filePaths[0] } };
+      }
       return { ok: true, result: await service.call(method, params, page) };
     } catch (err) {
       return { ok: false, error: err instanceof CockpitCallError ? err.toMessage() : { type: 'error', code: 'internal', message: 'The cockpit failed to answer this call.' } };

@@ -216,7 +216,8 @@ export type JournalTime = number | string;
 /**
  * Main → renderer: what the hub pushes as it happens. Events come in batches of about one frame.
  */
-export type CockpitPush = EventsPush | AgentsPush | ActionPush | VmsPush | ConsolePush | ConsoleClosedPush;
+export type CockpitPush =
+  EventsPush | AgentsPush | ActionPush | VmsPush | ConsolePush | ConsoleClosedPush | EvidencePush;
 /**
  * The browser shell's transport of the cockpit API over one WebSocket: calls from the renderer, replies and pushes from main.
  */
@@ -1488,6 +1489,237 @@ export interface ConsoleSession {
  */
 export interface CockpitOk {}
 /**
+ * Shared shapes of the cockpit's evidence calls.
+ */
+export interface CockpitEvidenceDefs {
+  [k: string]: unknown;
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "Handler".
+ */
+export interface CustodyHandler {
+  name: string;
+  role: string;
+  agency?: string;
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "CustodyStep".
+ */
+export interface CustodyStep {
+  sequence: number;
+  kind: 'seizure' | 'transfer';
+  at: string;
+  timeZone: string;
+  from?: CustodyHandler;
+  to: CustodyHandler;
+  location: string;
+  storageLocation: string;
+  reason: string;
+  signerFingerprint: string;
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "TransferProgress".
+ */
+export interface EvidenceTransferProgress {
+  agentId: AgentId;
+  captureId: CaptureId;
+  state: 'pulling' | 'waiting' | 'verifying' | 'done' | 'failed';
+  file?: string;
+  fileIndex: number;
+  fileCount: number;
+  bytes: number;
+  totalBytes: number;
+  bytesPerSec: number;
+  etaSeconds?: number;
+  resumes: number;
+  message: string;
+  error?: {
+    code: string;
+    message: string;
+  };
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "ExportProgress".
+ */
+export interface EvidenceExportProgress {
+  packageId: string;
+  phase: 'copy' | 'verify' | 'done' | 'failed';
+  path: string;
+  doneBytes: number;
+  allBytes: number;
+  message?: string;
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "VerifyOutcome".
+ */
+export interface EvidenceVerifyOutcome {
+  ok: boolean;
+  unpinned: boolean;
+  files: number;
+  bytes: number;
+  ms: number;
+  at: Timestamp;
+  /**
+   * @maxItems 100
+   */
+  signers: string[];
+  /**
+   * @maxItems 1000
+   */
+  findings: {
+    code: string;
+    message: string;
+    path?: string;
+    sequence?: number;
+  }[];
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "ExportOutcome".
+ */
+export interface EvidenceExportOutcome {
+  target: string;
+  files: number;
+  bytes: number;
+  copyMs: number;
+  verifyMs: number;
+  ok: boolean;
+  at: Timestamp;
+  /**
+   * How the copy was read back: past the page cache (direct), or why not.
+   */
+  readBack: string;
+}
+/**
+ * This interface was referenced by `CockpitEvidenceDefs`'s JSON-Schema
+ * via the `definition` "PackageSummary".
+ */
+export interface EvidencePackageSummary {
+  packageId: string;
+  dir: string;
+  agentId: AgentId;
+  captureId: CaptureId;
+  vmId: VmId;
+  vmName: string;
+  caseNumber: string;
+  agency: string;
+  exhibit?: string;
+  createdAt: string;
+  files: number;
+  bytes: number;
+  simulated: boolean;
+  /**
+   * @maxItems 1000
+   */
+  custody: CustodyStep[];
+  lastVerify?: EvidenceVerifyOutcome;
+  lastExport?: EvidenceExportOutcome;
+  sanitisation?: SanitisationReport;
+}
+/**
+ * Renderer → main: 'evidence.export': copy a package to removable media (a folder), read it back, write VERIFY.txt.
+ */
+export interface CockpitEvidenceExport {
+  packageId: string;
+  destination: string;
+}
+/**
+ * Main → renderer: the folder the responder chose ('evidence.chooseFolder'); absent when they cancelled.
+ */
+export interface CockpitEvidenceFolder {
+  path?: string;
+}
+/**
+ * Renderer → main: 'evidence.handover': append a signed transfer of custody.
+ */
+export interface CockpitEvidenceHandover {
+  packageId: string;
+  from: CustodyHandler;
+  to: CustodyHandler;
+  location: string;
+  storageLocation: string;
+  reason: string;
+}
+/**
+ * Renderer → main: the package a call is about ('evidence.verify').
+ */
+export interface CockpitEvidencePackageRef {
+  packageId: string;
+}
+/**
+ * Renderer → main: 'evidence.pull' parameters: pull a capture from its agent (progress as 'evidence' pushes).
+ */
+export interface CockpitEvidencePull {
+  agentId: AgentId;
+  captureId: CaptureId;
+}
+/**
+ * Renderer → main: 'evidence.sanitise': once the package is verified and handed over, ask its agent to overwrite what it holds of the VM.
+ */
+export interface CockpitEvidenceSanitise {
+  packageId: string;
+  reason: string;
+}
+/**
+ * Renderer → main: 'evidence.seal': make a signed package of a pulled capture.
+ */
+export interface CockpitEvidenceSeal {
+  agentId: AgentId;
+  captureId: CaptureId;
+  caseNumber: string;
+  agency: string;
+  exhibit?: string;
+  responder: CustodyHandler;
+  place: string;
+  /**
+   * Where the package is kept after sealing; empty: this cockpit's evidence folder.
+   */
+  storageLocation: string;
+}
+/**
+ * Main → renderer: the result of 'evidence.status': the responder's identity, the captures on each agent, the packages here, transfers under way.
+ */
+export interface CockpitEvidenceStatus {
+  identity: {
+    fingerprint: string;
+    publicKeyPem: string;
+    /**
+     * os-keychain: sealed by Electron's safeStorage; key-file: a 0600 file (browser shell, tests, or no keychain).
+     */
+    protection: 'os-keychain' | 'key-file';
+    warning?: string;
+  };
+  /**
+   * @maxItems 10000
+   */
+  captures: {
+    agentId: AgentId;
+    capture: EvidenceCapture;
+    pulled: 'no' | 'partial' | 'yes';
+    packageId?: string;
+  }[];
+  /**
+   * @maxItems 10000
+   */
+  packages: EvidencePackageSummary[];
+  /**
+   * @maxItems 1000
+   */
+  transfers: EvidenceTransferProgress[];
+  /**
+   * @maxItems 10000
+   */
+  unreachable: {
+    agentId: AgentId;
+    message: string;
+  }[];
+}
+/**
  * A threat event as the cockpit holds it: which agent sent it, its seq there, and when the hub received it.
  */
 export interface FeedEvent {
@@ -1823,6 +2055,14 @@ export interface ConsoleClosedPush {
   type: 'console.closed';
   sessionId: ConsoleSessionId;
   reason: string;
+}
+/**
+ * A pull or an export moved: progress with throughput and time left.
+ */
+export interface EvidencePush {
+  type: 'evidence';
+  transfer?: EvidenceTransferProgress;
+  export?: EvidenceExportProgress;
 }
 export interface ShellCall {
   type: 'call';

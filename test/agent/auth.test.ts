@@ -75,7 +75,7 @@ test('with the right token, the agent says hello and then sends its inventory, b
   assert.equal(hello.agent.id, 'test-agent');
   assert.equal(hello.agent.id, agent.ready.agentId);
   assert.equal(hello.hypervisor.kind, 'sim');
-  assert.deepEqual(hello.capabilities, ['events', 'inventory', 'actions', 'console', 'logs', 'inspect']);
+  assert.deepEqual(hello.capabilities, ['events', 'inventory', 'actions', 'console', 'logs', 'inspect', 'evidence']);
   assert.deepEqual(hello.actions, ['terminate', 'freeze', 'resume', 'clone', 'isolate', 'release', 'seize']);
   assert.ok(hello.latestSeq >= 0);
   const inventory = await cockpit.next();

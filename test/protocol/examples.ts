@@ -100,6 +100,7 @@ export const EXAMPLES: readonly ExampleSpec[] = [
   { file: 'cockpit/push-action.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
   { file: 'cockpit/push-console.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
   { file: 'cockpit/push-console-closed.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
+  { file: 'cockpit/push-evidence.json', schema: 'cockpit/push.schema.json', roots: ['push'] },
   { file: 'cockpit/snapshot.json', schema: 'cockpit/snapshot.schema.json', roots: ['snapshot'] },
   { file: 'cockpit/shell-call.json', schema: 'cockpit/shell-message.schema.json', roots: ['shell'] },
   { file: 'cockpit/shell-reply.json', schema: 'cockpit/shell-message.schema.json', roots: ['shell'] },

@@ -17,7 +17,7 @@ const KNOWN_TYPES: Record<Root, readonly string[] | undefined> = {
     'evidence.captures', 'evidence.sending', 'evidence.sent', 'evidence.sanitised'],
   client: ['subscribe', 'error', 'action', 'logs.query', 'policy.set', 'console.open', 'console.resize', 'console.pause', 'console.resume', 'console.close', 'inspect',
     'evidence.list', 'evidence.pull', 'evidence.ack', 'evidence.cancel', 'evidence.sanitise'],
-  push: ['events', 'agents', 'vms', 'action', 'console', 'console.closed'],
+  push: ['events', 'agents', 'vms', 'action', 'console', 'console.closed', 'evidence'],
   snapshot: undefined,
   shell: ['call', 'reply', 'push'],
 };

@@ -151,7 +151,7 @@ export type UnionsAreTheDocumentedOnes = [
     | 'evidence.captures' | 'evidence.sending' | 'evidence.sent' | 'evidence.sanitised'>>,
   Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set' | 'console.open' | 'console.resize' | 'console.pause' | 'console.resume' | 'console.close' | 'inspect'
     | 'evidence.list' | 'evidence.pull' | 'evidence.ack' | 'evidence.cancel' | 'evidence.sanitise'>>,
-  Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action' | 'console' | 'console.closed'>>,
+  Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action' | 'console' | 'console.closed' | 'evidence'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
 

@@ -2,7 +2,7 @@
 // namely whether the link is up and which messages were refused. Two implementations: the Electron preload's
 // `window.cordon` (bridge-link.ts) and the browser shell's WebSocket (shell-link.ts).
 import type { CockpitApi, CockpitCalls, CockpitMethod } from '../../../protocol/cockpit-api.ts';
-import { checkActResult, checkCockpitInspection, checkCockpitConsoleRecording, checkCockpitConsoleRecordings, checkCockpitConsoleSession, checkCockpitOk, checkCockpitLogsPage, checkCockpitPolicyPushResult, checkCockpitPolicyStatus, checkCockpitSnapshot, checkJournalHealth, checkJournalPage, type Decoded, type ErrorMessage } from '../../../protocol/index.ts';
+import { checkActResult, checkCockpitEvidenceExportOutcome, checkCockpitEvidenceFolder, checkCockpitEvidencePackage, checkCockpitEvidenceStatus, checkCockpitEvidenceVerify, checkSanitisationReport, checkCockpitInspection, checkCockpitConsoleRecording, checkCockpitConsoleRecordings, checkCockpitConsoleSession, checkCockpitOk, checkCockpitLogsPage, checkCockpitPolicyPushResult, checkCockpitPolicyStatus, checkCockpitSnapshot, checkJournalHealth, checkJournalPage, type Decoded, type ErrorMessage } from '../../../protocol/index.ts';
 
 export type LinkPhase =
   | 'connecting' // first attempt under way
@@ -60,6 +60,14 @@ export const RESULT_CHECKS: { readonly [M in CockpitMethod]: (value: unknown) =>
   'console.recordings': checkCockpitConsoleRecordings,
   'console.recording': checkCockpitConsoleRecording,
   'vm.inspect': checkCockpitInspection,
+  'evidence.status': checkCockpitEvidenceStatus,
+  'evidence.pull': checkCockpitOk,
+  'evidence.seal': checkCockpitEvidencePackage,
+  'evidence.handover': checkCockpitEvidencePackage,
+  'evidence.verify': checkCockpitEvidenceVerify,
+  'evidence.export': checkCockpitEvidenceExportOutcome,
+  'evidence.sanitise': checkSanitisationReport,
+  'evidence.chooseFolder': checkCockpitEvidenceFolder,
 };
 
 export function checkResult<M extends CockpitMethod>(method: M, value: unknown): Decoded<CockpitCalls[M]['result']> {

@@ -21,6 +21,7 @@ import { PolicyView } from './policy/PolicyView.tsx';
 import { AutomaticAlert } from './policy/AutomaticAlert.tsx';
 import { ConsoleDeck } from './console/ConsoleDeck.tsx';
 import { EvaluationView } from './inspect/EvaluationView.tsx';
+import { EvidenceView } from './evidence/EvidenceView.tsx';
 import { consoleLabel, ConsoleProvider, useConsoles } from './console/ConsoleProvider.tsx';
 import { ConsoleTabs } from './console/ConsoleTabs.tsx';
 
@@ -52,6 +53,7 @@ function Screen() {
     showFeed: () => setView({ kind: 'feed' }),
     showJournal: (initial?: Partial<JournalForm>) => setView({ kind: 'journal', ...(initial ? { initial } : {}), opened: Date.now() }),
     showPolicy: () => setView({ kind: 'policy' }),
+    showEvidence: () => setView({ kind: 'evidence' }),
     showConsoles: () => setView({ kind: 'console' }),
     showInspect: (agentId: string, vmId: string) => setView({ kind: 'inspect', agentId, vmId }),
   }), [view]);
@@ -120,12 +122,14 @@ function Screen() {
     };
     const onKeyDown = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.isComposing) return;
-      // Alt+1 the live feed, Alt+2 the journal, Alt+3 the policy, Alt+4 the consoles (again: the next one); a dialog
+      // Alt+1 the live feed, Alt+2 the journal, Alt+3 the policy, Alt+4 the consoles (again: the next one), Alt+5 the
+      // evidence; a dialog
       // keeps every key. A terminal lets these through (console/terminal.ts).
-      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2' || e.key === '3' || e.key === '4') && targetOf(e.target) !== 'dialog') {
+      if (e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '1' || e.key === '2' || e.key === '3' || e.key === '4' || e.key === '5') && targetOf(e.target) !== 'dialog') {
         e.preventDefault();
         if (e.key === '1') setView({ kind: 'feed' });
         else if (e.key === '3') setView({ kind: 'policy' });
+        else if (e.key === '5') setView({ kind: 'evidence' });
         else if (e.key === '4') {
           if (consoles.store.getState().tabs.length === 0) desk.announce('No console is open: press o on a VM, or its Console button.');
           else if (viewRef.current.kind === 'console') consoles.cycle();
@@ -153,6 +157,7 @@ function Screen() {
             <button type="button" aria-pressed={view.kind === 'feed'} onClick={controls.showFeed} title="The live threat feed (Alt+1)" data-testid="view-feed">Live feed</button>
             <button type="button" aria-pressed={view.kind === 'journal'} onClick={() => controls.showJournal()} title="Everything recorded: search, timeline, verification (Alt+2)" data-testid="view-journal">Journal</button>
             <button type="button" aria-pressed={view.kind === 'policy'} onClick={controls.showPolicy} title="Auto-response policy: STIG SV-95141r1 compliance, exceptions, editor (Alt+3)" data-testid="view-policy">Policy</button>
+            <button type="button" aria-pressed={view.kind === 'evidence'} onClick={controls.showEvidence} title="Seizure packages: pull, seal, custody, export, verify, sanitise; your signing key (Alt+5)" data-testid="view-evidence">Evidence</button>
           </nav>
           <ConsoleTabs />
           <LinkBanner />
@@ -171,6 +176,10 @@ function Screen() {
         ) : view.kind === 'policy' ? (
           <main className="feed" aria-label="Policy">
             <PolicyView />
+          </main>
+        ) : view.kind === 'evidence' ? (
+          <main className="feed" aria-label="Evidence">
+            <EvidenceView />
           </main>
         ) : view.kind === 'inspect' ? (
           <main className="feed" aria-label="Evaluation">
