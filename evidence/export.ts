@@ -3,13 +3,15 @@
 // and a copy checked only against the kernel's memory proves nothing about what the medium holds.
 //
 // Never overwrites: the target folder must not exist and every file is created exclusively. Never touches the
-// source. Copy and read-back overlap across files (the next file is copied while the previous one is read back),
-// the copy moves 8 MiB chunks with a read and a write in flight, and the read-back hashes on two threads
-// (dual-hash.ts), so an export costs little more than writing the bytes and reading them once.
+// source. Fast where it can be: the copy moves 8 MiB chunks with a read and a write in flight and syncs a large
+// file's data every 64 MiB in the background (so the final fsync has little left); each file is read back as soon
+// as it is synced, while the next one is copied; and the read-back hashes on two threads (dual-hash.ts). Reading a
+// file back while it is still being copied was tried and measured slower here: the medium then serves reads and
+// writes at once.
 import { constants, mkdirSync, promises as fsp, statSync, lstatSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { hashFileDual, type GrowingFile } from './dual-hash.ts';
+import { hashFileDual } from './dual-hash.ts';
 import type { ReadMethod } from './direct-read.ts';
 import { EvidenceIoError, abortedError, errno } from './io-errors.ts';
 
@@ -68,6 +70,8 @@ export interface ExportReport {
 /** Bytes per copy chunk; two chunks are in flight (one read, one written). */
 const COPY_CHUNK = 8 * 1024 * 1024;
 const COPY_LANES = 2;
+/** A large file's data is synced in the background every this many bytes while it is copied. */
+const SYNC_EVERY = 64 * 1024 * 1024;
 
 interface Entry extends ExportFile {
   /** The bytes of an `extra` file; undefined for a copied file. */
@@ -107,10 +111,6 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
   let verifyStart: number | undefined;
   let verifyEnd = 0;
 
-  // Each file's growth, for the read-back that follows its copy, and whether its copy (fsync included) succeeded.
-  const growth = entries.map(() => new Written(stop.signal));
-  const copied = entries.map(() => deferred());
-
   const copier = async () => {
     let done = 0;
     const folders = new Set<string>();
@@ -120,26 +120,11 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
         const to = join(targetDir, ...e.path.split('/'));
         makeParents(targetDir, e.path, folders);
         const report = (bytes: number) => options.onProgress?.({ phase: 'copy', path: e.path, bytes, totalBytes: e.size, doneBytes: done + bytes, allBytes });
-        // The read-back follows a large copy as it is written; with the test hook, it waits for the whole file.
-        const follow = !e.content && !options.corruptAfterWrite && process.env.CORDON_NOFOLLOW !== "1";
-        try {
-          if (e.content) {
-            await writeNew(to, e.content, report);
-          } else {
-            await copyNew(join(sourceDir, ...e.path.split('/')), to, e, stop.signal, report, {
-              created: () => follow && ready.push(i),
-              wrote: (at, n) => growth[i]!.wrote(at, n),
-            });
-          }
-          growth[i]!.finish();
-          done += e.size;
-          await options.corruptAfterWrite?.(to);
-          copied[i]!.resolve();
-        } catch (err) {
-          copied[i]!.reject(err);
-          throw err;
-        }
-        if (!follow) ready.push(i);
+        if (e.content) await writeNew(to, e.content, report);
+        else await copyNew(join(sourceDir, ...e.path.split('/')), to, e, stop.signal, report);
+        done += e.size;
+        await options.corruptAfterWrite?.(to);
+        ready.push(i);
       }
       // A new name is durable only once its folder is synced: deepest folders first, then the target and its parent.
       for (const dir of [...folders].sort((a, b) => b.length - a.length)) await syncDir(dir);
@@ -158,11 +143,9 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
       verifyStart ??= performance.now();
       const path = join(targetDir, ...e.path.split('/'));
       const d = await hashFileDual(path, {
-        direct: true, signal: stop.signal, growing: growth[i]!,
+        direct: true, signal: stop.signal,
         onBytes: (bytes) => options.onProgress?.({ phase: 'verify', path: e.path, bytes, totalBytes: e.size, doneBytes: done + bytes, allBytes }),
       });
-      // A file counts only once its copy was also synced.
-      await copied[i]!.promise;
       done += e.size;
       const ok = d.size === e.size && d.sha256 === e.sha256 && d.sha1 === e.sha1;
       if (!ok) throw await mismatch(sourceDir, targetDir, e, d);
@@ -319,7 +302,7 @@ async function writeNew(to: string, content: Uint8Array, report: (bytes: number)
 }
 
 /** Copies in chunks, COPY_LANES in flight, then fsyncs; the source is opened read-only. */
-async function copyNew(from: string, to: string, e: Entry, signal: AbortSignal, report: (bytes: number) => void, on: { created: () => void; wrote: (at: number, bytes: number) => void }): Promise<void> {
+async function copyNew(from: string, to: string, e: Entry, signal: AbortSignal, report: (bytes: number) => void): Promise<void> {
   let input: fsp.FileHandle;
   try {
     input = await fsp.open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -329,8 +312,20 @@ async function copyNew(from: string, to: string, e: Entry, signal: AbortSignal, 
   let output: fsp.FileHandle | undefined;
   try {
     output = await createNew(to);
-    on.created();
     const out = output;
+    // A data sync every 64 MiB, in the background while the copy goes on: the writeback runs in large batches
+    // alongside the copy instead of all at the final fsync (measured: 1 GiB's copy + fsync 1.2 s → 0.8 s).
+    // Its error is kept: Linux reports a writeback error once per open file, so the final fsync may not repeat it.
+    let syncing: Promise<void> | undefined;
+    let syncError: unknown;
+    let unsynced = 0;
+    const maybeSync = () => {
+      if (syncing || unsynced < SYNC_EVERY) return;
+      unsynced = 0;
+      syncing = out.datasync().catch((err: unknown) => {
+        syncError ??= err;
+      }).finally(() => (syncing = undefined));
+    };
     let next = 0;
     let copied = 0;
     const lane = async () => {
@@ -363,14 +358,17 @@ async function copyNew(from: string, to: string, e: Entry, signal: AbortSignal, 
           }
         }
         copied += got;
-        on.wrote(at, got);
+        unsynced += got;
         report(copied);
+        maybeSync();
       }
     };
     // Both lanes settle before the files are closed (or the target removed): no write is left in flight.
     const lanes = await Promise.allSettled(Array.from({ length: COPY_LANES }, lane));
     const failed = lanes.find((l) => l.status === 'rejected');
+    await syncing;
     if (failed) throw failed.reason;
+    if (syncError !== undefined) throw writeError(to, syncError);
     try {
       await out.sync();
     } catch (err) {
@@ -453,61 +451,4 @@ class Queue<T> {
     if (this.ended) return Promise.resolve(undefined);
     return new Promise((resolve) => (this.waiter = resolve));
   }
-}
-
-/** How far a file being copied is written without gaps (the copy's lanes finish chunks out of order). */
-class Written implements GrowingFile {
-  private bytes = 0;
-  private finished = false;
-  private ahead = new Map<number, number>();
-  private waiters: Array<() => void> = [];
-
-  constructor(signal: AbortSignal) {
-    // A stopped export must not leave the read-back waiting for bytes that will never come.
-    signal.addEventListener('abort', () => this.wake(), { once: true });
-  }
-
-  wrote(at: number, length: number): void {
-    this.ahead.set(at, length);
-    for (let n = this.ahead.get(this.bytes); n !== undefined; n = this.ahead.get(this.bytes)) {
-      this.ahead.delete(this.bytes);
-      this.bytes += n;
-    }
-    this.wake();
-  }
-
-  finish(): void {
-    this.finished = true;
-    this.wake();
-  }
-
-  written(): number {
-    return this.bytes;
-  }
-
-  done(): boolean {
-    return this.finished;
-  }
-
-  changed(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
-  }
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Awaited only by the read-back, which may have stopped first.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
