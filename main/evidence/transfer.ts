@@ -117,8 +117,6 @@ export async function pullCapture(o: PullOptions): Promise<PullResult> {
         (message) => progress({ state: 'waiting', file: file.path, fileIndex: index, message }, s.acked));
       if (outcome.kind === 'lost') {
         resumes++;
-        s.resumedFrom.push(s.acked);
-        save();
         progress({ state: 'waiting', file: file.path, fileIndex: index, message: `The stream of ${file.path} was cut at byte ${s.acked} (${outcome.reason}); resuming from there once the agent is back.` }, s.acked);
         continue;
       }
@@ -160,7 +158,10 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
     closeSync(fd);
   }
   const hash = new DualHashStream();
-  if (s.acked > 0) await feedPrefix(hash, part, s.acked);
+  if (s.acked > 0) {
+    s.resumedFrom.push(s.acked);
+    await feedPrefix(hash, part, s.acked);
+  }
 
   const link = await waitForLink(o, waiting);
   const fh = await open(part, 'r+');
@@ -169,8 +170,11 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
   let onDisk = s.acked;
   let synced = s.acked;
   let syncing = false;
-  let chain: Promise<void> = Promise.resolve();
+  /** Chunks received and not yet written, in order; one writer takes them all at once (writev), hashing meanwhile. */
+  let queue: Buffer[] = [];
+  let writing: Promise<void> | undefined;
   let failure: Error | undefined;
+  let digested = false;
   let stream = 0;
   let finish!: (outcome: { kind: 'sent'; bytes: number } | { kind: 'lost'; reason: string }) => void;
   const ended = new Promise<{ kind: 'sent'; bytes: number } | { kind: 'lost'; reason: string }>((resolve) => (finish = resolve));
@@ -187,21 +191,34 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
       moved(upTo, `Pulling ${file.path}: ${mib(upTo)} of ${mib(file.size)} MiB`);
     }, (err: Error) => { failure ??= err; }).finally(() => { syncing = false; });
   };
+  const write = async () => {
+    while (queue.length > 0 && !failure) {
+      const batch = queue;
+      queue = [];
+      const at = onDisk;
+      const bytes = batch.reduce((n, b) => n + b.byteLength, 0);
+      // The write (libuv's pool) and the hashing (its two threads) of the same bytes run at once.
+      await Promise.all([
+        fh.writev(batch, at).then((r) => { if (r.bytesWritten !== bytes) throw new Error(`a short write (${r.bytesWritten} of ${bytes} bytes)`); }),
+        (async () => { for (const b of batch) await hash.update(b); })(),
+      ]);
+      onDisk = at + bytes;
+      if (onDisk - synced >= ACK_EVERY) syncAndAck();
+    }
+  };
   const sink: EvidenceSink = {
     data(bytes) {
-      const at = received;
       received += bytes.byteLength;
       if (received > file.size) failure ??= new TransferError('too_long', `The agent sent more than the ${file.size} bytes of ${file.path}.`);
-      chain = chain.then(async () => {
-        if (failure) return;
-        await fh.write(bytes, 0, bytes.byteLength, at);
-        onDisk = at + bytes.byteLength;
-        await hash.update(bytes);
-        if (onDisk - synced >= ACK_EVERY) syncAndAck();
-      }).catch((err: Error) => { failure ??= err; });
+      queue.push(bytes);
+      writing ??= write().catch((err: Error) => { failure ??= err; }).finally(() => { writing = undefined; });
     },
     sent: (bytes) => finish({ kind: 'sent', bytes }),
     lost: (reason) => finish({ kind: 'lost', reason }),
+  };
+  /** Resolves once every chunk received so far is written and hashed. */
+  const drained = async () => {
+    while (writing) await writing;
   };
   try {
     try {
@@ -224,26 +241,30 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
     o.signal?.addEventListener('abort', onAbort, { once: true });
     const end = await ended;
     o.signal?.removeEventListener('abort', onAbort);
-    await chain;
+    await drained();
     while (syncing) await new Promise((r) => setTimeout(r, 5));
     if (failure) {
       link.evidenceCancel(stream);
       throw failure instanceof TransferError ? failure : new TransferError('write_failed', `Writing ${file.path} here failed: ${failure.message}`);
     }
-    o.signal?.throwIfAborted();
     if (end.kind === 'lost') {
-      // Everything written so far is synced before resuming: the next pull starts there.
+      // Everything written so far is synced before anything else: the next pull (now, or after a restart) starts there.
       await fh.datasync();
       s.acked = onDisk;
       save();
+      o.signal?.throwIfAborted();
       return end;
     }
     if (end.bytes !== file.size || onDisk !== file.size) throw new TransferError('short', `The agent ended ${file.path} at byte ${end.bytes}; ${onDisk} arrived, ${file.size} were captured.`);
     await fh.datasync();
     s.acked = onDisk;
     save();
-    return { kind: 'done', digest: await hash.digest() };
+    const digest = await hash.digest();
+    digested = true;
+    return { kind: 'done', digest };
   } finally {
+    // A stream cut short gives its hashing threads back; the next one hashes the file again from disk.
+    if (!digested) hash.abort();
     await fh.close().catch(() => {});
   }
 }
