@@ -1,9 +1,10 @@
 // Hashes of captured evidence: SHA-256 (the evidentiary hash) and SHA-1 (asked for by older custody forms), both
-// fed from the same chunks in one streaming pass, so a multi-gigabyte memory dump is read once and never held in
-// memory. Shared by every driver's seize (sim writes synthetic files, qemu hashes QEMU's dumps and disk copies).
+// fed from the same bytes in one streaming pass (for a file on disk, on two threads: evidence/dual-hash.ts), so a
+// multi-gigabyte memory dump is read once and never held in memory. Shared by every driver's seize (sim writes synthetic files, qemu hashes QEMU's dumps and disk copies).
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, fsyncSync, openSync, closeSync } from 'node:fs';
 import { once } from 'node:events';
+import { hashFileDual } from '../../evidence/dual-hash.ts';
 
 export interface FileDigest {
   /** Bytes hashed. */
@@ -39,17 +40,13 @@ export interface HashOptions {
   chunkBytes?: number;
 }
 
-/** Reads `path` once, start to end, and returns its size, SHA-256 and SHA-1. */
+/**
+ * Reads `path` once, start to end, and returns its size, SHA-256 and SHA-1: the two digests computed in parallel on
+ * two threads over the one read (evidence/dual-hash.ts), so a memory image costs one hash's time.
+ */
 export async function hashFile(path: string, options: HashOptions = {}): Promise<FileDigest> {
-  const hash = new EvidenceHash();
-  const stream = createReadStream(path, { highWaterMark: options.chunkBytes ?? 1024 * 1024, signal: options.signal });
-  let bytes = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.byteLength;
-    options.onBytes?.(bytes);
-  }
-  return hash.digest();
+  const d = await hashFileDual(path, { ...(options.signal ? { signal: options.signal } : {}), ...(options.onBytes ? { onBytes: options.onBytes } : {}) });
+  return { size: d.size, sha256: d.sha256, sha1: d.sha1 };
 }
 
 /**
