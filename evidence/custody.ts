@@ -7,7 +7,7 @@ import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:
 import { canonicalJson } from '../protocol/canonical.ts';
 import { keyFingerprint, rawPublicKey } from '../main/journal/keys.ts';
 import {
-  CUSTODY_CONTEXT, GENESIS_HASH, type CustodyEntry, type CustodyKind, type Handler, type Manifest, type ManifestFile,
+  CUSTODY_CONTEXT, GENESIS_HASH, type CustodyEntry, type Handler, type Manifest, type ManifestFile,
 } from './format.ts';
 
 type Node = Record<string, unknown>;
@@ -18,16 +18,7 @@ export interface CustodyDocument {
 }
 
 /** What a new entry says; the chain fields and the signature are added by appendEntry(). */
-export interface NewCustodyEntry {
-  kind: CustodyKind;
-  at: string;
-  timeZone: string;
-  from?: Handler;
-  to: Handler;
-  location: string;
-  storageLocation: string;
-  reason: string;
-}
+export type NewCustodyEntry = Omit<CustodyEntry, 'sequence' | 'previousEntryHash' | 'signerFingerprint' | 'signerKey' | 'signature'>;
 
 /** A finding about the chain: the entry it concerns (0 for the document) and a sentence. */
 export interface CustodyFinding {

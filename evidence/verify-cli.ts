@@ -2,6 +2,7 @@
 // court's expert can file. Exit status: 0 everything holds and every signer is a key you trust; 1 a check failed;
 // 2 the command could not run; 3 intact, but no trusted key was given, so the signer was not checked against anyone.
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { verifyPackage, type VerifyReport } from './verify.ts';
 
 export const PACKAGE_USAGE = `cordon-verify PACKAGE [--key FINGERPRINT]... [--key-file FILE] [--json]
@@ -19,31 +20,29 @@ and that every key that signed is one you trust.
 Exit status: 0 verified; 1 a check failed; 2 could not run; 3 intact but the signer is not pinned (give --key).`;
 
 export async function runPackageVerify(args: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
-  const keys: string[] = [];
-  let json = false;
-  let path: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = () => {
-      const v = args[++i];
-      if (v === undefined) throw new Error(`${a} needs a value.`);
-      return v;
-    };
-    try {
-      if (a === '--help' || a === '-h') {
-        out(`${PACKAGE_USAGE}\n`);
-        return 0;
-      } else if (a === '--key') keys.push(checkFingerprint(value()));
-      else if (a === '--key-file') keys.push(...readFileSync(value(), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#')).map(checkFingerprint));
-      else if (a === '--json') json = true;
-      else if (a.startsWith('-')) throw new Error(`Unknown option ${a}.`);
-      else if (path === undefined) path = a;
-      else throw new Error(`One PACKAGE only (got "${path}" and "${a}").`);
-    } catch (err) {
-      out(`cordon-verify: ${err instanceof Error ? err.message : String(err)}\n\n${PACKAGE_USAGE}\n`);
-      return 2;
+  let values: { key?: string[]; 'key-file'?: string[]; json?: boolean; help?: boolean };
+  let positionals: string[];
+  let keys: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...args], allowPositionals: true, strict: true,
+      options: { key: { type: 'string', multiple: true }, 'key-file': { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+    if (values.help) {
+      out(`${PACKAGE_USAGE}\n`);
+      return 0;
     }
+    if (positionals.length > 1) throw new Error(`One PACKAGE only (got "${positionals[0]}" and "${positionals[1]}").`);
+    keys = [
+      ...(values.key ?? []),
+      ...(values['key-file'] ?? []).flatMap((f) => readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'))),
+    ].map(checkFingerprint);
+  } catch (err) {
+    out(`cordon-verify: ${err instanceof Error ? err.message : String(err)}\n\n${PACKAGE_USAGE}\n`);
+    return 2;
   }
+  const path = positionals[0];
+  const json = values.json === true;
   if (!path) {
     out(`${PACKAGE_USAGE}\n`);
     return 2;

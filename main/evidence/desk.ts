@@ -27,7 +27,7 @@ import { verifyText } from '../../evidence/verify-text.ts';
 import { listRecordings } from '../console/recording.ts';
 import type { FleetHub } from '../fleet/hub.ts';
 import { custodyEntry } from '../journal/entries.ts';
-import { parseJson, writeFileDurably } from '../journal/data-dir.ts';
+import { parseJson, readText, writeFileDurably } from '../journal/data-dir.ts';
 import type { JournalHost } from '../journal/host.ts';
 import { pullCapture, TransferError, type TransferProgress } from './transfer.ts';
 
@@ -459,13 +459,5 @@ function safeName(s: string): string {
 
 function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 

@@ -3,12 +3,12 @@
 // only once synced, so that a cut — the network, the agent, the cockpit itself — resumes from the last byte this
 // side holds durably, never earlier, never later. At the end of each file its digests are compared with the ones
 // the agent computed when it captured; a file that does not match is kept aside under another name, never used.
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CapturedFile, EvidenceCapture } from '../../protocol/index.ts';
+import type { CapturedFile, EvidenceCapture, EvidenceTransferProgress } from '../../protocol/index.ts';
 import { DualHashStream } from '../../evidence/dual-hash.ts';
-import { fsyncDir, parseJson, writeFileDurably } from '../journal/data-dir.ts';
+import { fsyncDir, parseJson, readText, writeFileDurably } from '../journal/data-dir.ts';
 import { LogQueryError, type AgentLink, type EvidenceSink } from '../fleet/agent-link.ts';
 
 /** Bytes in flight beyond the last acknowledgement. */
@@ -26,25 +26,8 @@ export class TransferError extends Error {
   }
 }
 
-export interface TransferProgress {
-  agentId: string;
-  captureId: string;
-  state: 'pulling' | 'waiting' | 'verifying' | 'done' | 'failed';
-  /** The file being pulled (its name in the capture). */
-  file?: string;
-  fileIndex: number;
-  fileCount: number;
-  /** Bytes held and synced here, across the capture's files. */
-  bytes: number;
-  totalBytes: number;
-  /** Over the last seconds of actual transfer (0 while waiting). */
-  bytesPerSec: number;
-  /** Seconds left at that rate; undefined when unknown. */
-  etaSeconds?: number;
-  /** Times a stream was cut and resumed. */
-  resumes: number;
-  message: string;
-}
+/** A pull's progress, as the cockpit pushes it (EvidenceTransferProgress in protocol/schema/cockpit/evidence-defs). */
+export type TransferProgress = EvidenceTransferProgress;
 
 export interface PulledFile extends CapturedFile {
   /** The offsets this file resumed from after cuts, in order. */
@@ -313,14 +296,6 @@ class Meter {
     const first = this.samples[0]!;
     const dt = (t - first.t) / 1000;
     return dt > 0.05 ? Math.max(0, (bytes - first.bytes) / dt) : 0;
-  }
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
   }
 }
 

@@ -138,7 +138,8 @@ export function lock(dir: string): () => void {
   throw new JournalError('journal_locked', `Cannot take the lock on ${dir}: another process keeps taking it.`);
 }
 
-function readText(path: string): string {
+/** A small file's text, or '' when it cannot be read (absent: nothing recorded yet). */
+export function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
