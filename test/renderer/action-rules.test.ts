@@ -77,7 +77,8 @@ test('the contained list: frozen, isolated, seized or cloned VMs of every agent,
 });
 
 test('renewing an isolation is one isolate in the same mode with the new expiry, allowed while isolated, frozen or seized', () => {
-  const at = '2026-11-23T12:00:00.000Z';
+  // A new expiry an hour from now: the rules refuse one already past (a fixed date here would expire with the calendar).
+  const at = new Date(Date.now() + 3_600_000).toISOString();
   const running = vm('vm-a', { state: 'isolated', isolation: { mode: 'honeypot', since: SINCE, expiresAt: '2026-11-23T10:00:00.000Z' } });
   assert.deepEqual(renewalStep(running, at, 'still watching'), { kind: 'isolate', params: { mode: 'honeypot', expiresAt: at }, reason: 'still watching' });
   assert.deepEqual(renewalStep(running, undefined, ''), { kind: 'isolate', params: { mode: 'honeypot' }, reason: '' }, 'no new expiry: none');
