@@ -1,7 +1,8 @@
 // bench:evidence — the evidence bytes' figures on one random file (1 GiB by default): hashing SHA-256 + SHA-1 with
 // Cordon's two-thread hasher against `openssl dgst -sha256` alone and coreutils' `sha256sum` then `sha1sum`; the
-// streaming form's rate and how much it delays the event loop; and exporting a package folder holding that file
-// (with read-back past the page cache) against `cp -r` then `sha256sum` of the copy.
+// streaming form's rate and how much it delays the event loop; the agent → cockpit transfer of that file
+// (bench/evidence-transfer.ts); and exporting a package folder holding it (with read-back past the page cache)
+// against `cp -r` then `sha256sum` of the copy.
 //
 //   npm run bench:evidence [-- --size-mib 1024] [--runs 3] [--dir DIR] [--keep]
 //
@@ -9,15 +10,16 @@
 // so that every tool starts alike; the median of the runs is compared. The file is removed at the end unless --keep.
 // Sections are listed in SECTIONS: each gets the same file and its known digest, and returns rows and checks.
 import { spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { hashFile, type FileDigest } from '../agent/evidence/hash.ts';
+import type { FileDigest } from '../agent/evidence/hash.ts';
 import { DualHashStream, closeDualHashPool, hashFileDual } from '../evidence/dual-hash.ts';
 import { exportFolder, type ExportFile } from '../evidence/export.ts';
+import { transferring } from './evidence-transfer.ts';
 
 const args = process.argv.slice(2);
 const num = (name: string, d: number) => {
@@ -100,27 +102,54 @@ function settle(files: string[]): void {
   }
 }
 
-/** Runs each contender once per round, rounds interleaved, so drift in the machine hits them all alike. */
+/** Runs each contender once per round, rounds interleaved and rotated, so drift in the machine hits them all alike. */
 async function rounds(ctx: BenchContext, contenders: Array<{ what: string; bytes: number; run: () => unknown; after?: () => void; note?: string; loop?: boolean }>, warm: string[]): Promise<Row[]> {
   const rows = contenders.map((c) => ({ what: c.what, seconds: [] as number[], bytes: c.bytes, ...(c.note ? { note: c.note } : {}) }));
-  const worst = contenders.map(() => 0);
   for (let r = 0; r < ctx.runs; r++) {
-    for (const [i, c] of contenders.entries()) {
+    // Each round starts with another contender: this VM's disk writes fast or slow depending on what ran before.
+    const order = contenders.map((_, i) => (i + r) % contenders.length);
+    for (const i of order) {
+      const c = contenders[i]!;
       settle(warm);
-      // For Cordon's own rows: how long the event loop was held up meanwhile (it should do nothing but schedule).
-      const delay = c.loop ? monitorEventLoopDelay({ resolution: 5 }) : undefined;
-      delay?.enable();
       rows[i]!.seconds.push(await timed(c.run));
-      delay?.disable();
-      if (delay) worst[i] = Math.max(worst[i]!, delay.max / 1e6);
       c.after?.();
       process.stderr.write(`  ${c.what}: ${rows[i]!.seconds.at(-1)!.toFixed(2)} s\n`);
     }
   }
-  contenders.forEach((c, i) => {
-    if (c.loop) rows[i]!.note = [rows[i]!.note, `event loop delay max ${worst[i]!.toFixed(1)} ms`].filter(Boolean).join('; ');
-  });
+  // For Cordon's own rows, one more run, untimed, watching how long the event loop is held up meanwhile (it should
+  // only schedule): the watch's own timer wakes the main thread every 5 ms, which the timed runs must not pay for.
+  for (const [i, c] of contenders.entries()) {
+    if (!c.loop) continue;
+    settle(warm);
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    await c.run();
+    delay.disable();
+    c.after?.();
+    rows[i]!.note = [rows[i]!.note, `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`].filter(Boolean).join('; ');
+  }
   return rows;
+}
+
+/** SHA-256 and SHA-1 with node:crypto on this one thread, 1 MiB reads: the baseline and the reference digest. */
+async function hashOneThread(path: string): Promise<FileDigest> {
+  const sha256 = createHash('sha256');
+  const sha1 = createHash('sha1');
+  const input = await open(path, 'r');
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  let size = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await input.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) break;
+      sha256.update(buffer.subarray(0, bytesRead));
+      sha1.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await input.close();
+  }
+  return { size, sha256: sha256.digest('hex'), sha1: sha1.digest('hex') };
 }
 
 function makeFile(path: string, size: number): void {
@@ -149,7 +178,7 @@ const hashing: Section = {
       },
       { what: 'openssl dgst -sha256 (SHA-256 only)', bytes: ctx.size, run: () => sh('openssl', ['dgst', '-sha256', ctx.file]) },
       { what: 'sha256sum then sha1sum', bytes: ctx.size, run: () => (sh('sha256sum', [ctx.file]), sh('sha1sum', [ctx.file])) },
-      { what: 'Node one thread, both (agent/evidence/hash.ts)', bytes: ctx.size, run: () => hashFile(ctx.file) },
+      { what: 'node:crypto, both on one thread (1 MiB reads)', bytes: ctx.size, run: () => hashOneThread(ctx.file) },
       {
         what: 'Cordon hashFileDual, direct: true', bytes: ctx.size, note: 'past the page cache', loop: true,
         run: async () => {
@@ -158,48 +187,35 @@ const hashing: Section = {
           if (d.readMethod !== 'direct') process.stderr.write(`  (direct read fell back: ${d.readNote})\n`);
         },
       },
+      {
+        // Fed 64 KiB chunks as a socket would: each 1 MiB read from the file asynchronously, handed over in 16 pieces.
+        what: 'Cordon DualHashStream (64 KiB chunks)', bytes: ctx.size, loop: true,
+        run: async () => {
+          const hash = new DualHashStream();
+          const input = await open(ctx.file, 'r');
+          const buffer = Buffer.allocUnsafe(1024 * 1024);
+          try {
+            for (let position = 0; ;) {
+              const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
+              if (bytesRead === 0) break;
+              position += bytesRead;
+              for (let at = 0; at < bytesRead; at += 65536) {
+                const p = hash.update(buffer.subarray(at, Math.min(at + 65536, bytesRead)));
+                if (p) await p;
+              }
+            }
+          } finally {
+            await input.close();
+          }
+          const d = await hash.digest();
+          if (d.sha256 !== ctx.digest.sha256 || d.sha1 !== ctx.digest.sha1) throw new Error('DualHashStream gave other digests than the reference');
+        },
+      },
     ], [ctx.file]);
     const cordon = median(rows[0]!.seconds);
     const openssl = median(rows[1]!.seconds);
     const coreutils = median(rows[2]!.seconds);
-
-    // The streaming form, fed 64 KiB chunks as a socket would (each 1 MiB read from the file asynchronously, then
-    // handed over in 16 pieces), with the event loop's delay measured meanwhile.
-    const stream = { what: 'Cordon DualHashStream (64 KiB chunks)', seconds: [] as number[], bytes: ctx.size, note: '' };
-    let worstP99 = 0;
-    let worstMax = 0;
-    for (let r = 0; r < ctx.runs; r++) {
-      settle([ctx.file]);
-      const delay = monitorEventLoopDelay({ resolution: 5 });
-      delay.enable();
-      stream.seconds.push(await timed(async () => {
-        const hash = new DualHashStream();
-        const input = await open(ctx.file, 'r');
-        const buffer = Buffer.allocUnsafe(1024 * 1024);
-        try {
-          for (let position = 0; ;) {
-            const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
-            if (bytesRead === 0) break;
-            position += bytesRead;
-            for (let at = 0; at < bytesRead; at += 65536) {
-              const p = hash.update(buffer.subarray(at, Math.min(at + 65536, bytesRead)));
-              if (p) await p;
-            }
-          }
-        } finally {
-          await input.close();
-        }
-        const d = await hash.digest();
-        if (d.sha256 !== ctx.digest.sha256 || d.sha1 !== ctx.digest.sha1) throw new Error('DualHashStream gave other digests than the reference');
-      }));
-      delay.disable();
-      worstP99 = Math.max(worstP99, delay.percentile(99) / 1e6);
-      worstMax = Math.max(worstMax, delay.max / 1e6);
-      process.stderr.write(`  ${stream.what}: ${stream.seconds.at(-1)!.toFixed(2)} s\n`);
-    }
-    stream.note = `event loop delay p99 ${worstP99.toFixed(1)} ms, max ${worstMax.toFixed(1)} ms`;
-    rows.push(stream);
-    const streamRate = mbps(ctx.size, median(stream.seconds));
+    const streamRate = mbps(ctx.size, median(rows[5]!.seconds));
     return {
       rows,
       checks: [
@@ -240,6 +256,7 @@ const exporting: Section = {
     mkdirSync(media);
     const cordonTarget = join(media, 'cordon');
     const cpTarget = join(media, 'cp');
+    const ddTarget = join(media, 'dd.bin');
     const sources = files.map((f) => join(source, ...f.path.split('/')));
     const copies = files.map((f) => join(cpTarget, ...f.path.split('/')));
     let readBack = '';
@@ -264,6 +281,14 @@ const exporting: Section = {
         run: () => (sh('cp', ['-r', source, cpTarget]), sh('sync', []), sh('sha256sum', copies)),
         after: () => rmSync(cpTarget, { recursive: true, force: true }),
       },
+      {
+        what: 'dd of the big file, conv=fsync, then dd iflag=direct of it', bytes: ctx.size, note: 'for reference: the disk alone, no hashing',
+        run: () => {
+          sh('dd', [`if=${ctx.file}`, `of=${ddTarget}`, 'bs=8M', 'conv=fsync', 'status=none']);
+          sh('dd', [`if=${ddTarget}`, 'of=/dev/null', 'bs=4M', 'iflag=direct', 'status=none']);
+        },
+        after: () => rmSync(ddTarget, { force: true }),
+      },
     ], sources);
     rows[0]!.note = `read back: ${readBack}; ${rows[0]!.note ?? ''}`;
     const cordon = median(rows[0]!.seconds);
@@ -275,8 +300,8 @@ const exporting: Section = {
   },
 };
 
-/** The sections, in order. A new one (the agent → cockpit transfer) is another Section added here. */
-const SECTIONS: Section[] = [hashing, exporting];
+/** The sections, in order: hashing, the agent → cockpit transfer (bench/evidence-transfer.ts), export. */
+const SECTIONS: Section[] = [hashing, transferring, exporting];
 
 // ——— main ———
 
@@ -297,7 +322,8 @@ async function main(): Promise<void> {
       makeFile(file, SIZE);
     }
     settle([file]);
-    const digest = await hashFile(file);
+    // The reference, independent of the code measured: node:crypto on this thread.
+    const digest = await hashOneThread(file);
     // The hashing threads start once, here, not in the first timed run.
     await hashFileDual(file);
     const ctx: BenchContext = { dir: DIR, file, size: digest.size, digest, runs: RUNS };

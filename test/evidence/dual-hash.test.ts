@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DualHashStream, SLOT_BYTES, closeDualHashPool, hashFileDual } from '../../evidence/dual-hash.ts';
+import { DualHashStream, SLOTS, SLOT_BYTES, SPAN_BYTES, closeDualHashPool, hashFileDual } from '../../evidence/dual-hash.ts';
 import { EvidenceIoError } from '../../evidence/io-errors.ts';
 import { tempDir } from '../helpers/processes.ts';
 
@@ -39,12 +39,11 @@ after(() => {
   base.remove();
 });
 
-// Around a slot (256 KiB), a direct read's span (2 MiB) and the ring (8 MiB), and sizes that are no multiple of
-// anything.
+// Around a slot, a direct read's span and the ring, and sizes that are no multiple of anything.
 const SIZES: Array<[string, number]> = [
   ['empty', 0], ['1 byte', 1], ['4095 bytes', 4095], ['exactly one slot', SLOT_BYTES], ['one slot + 1', SLOT_BYTES + 1],
-  ['one slot - 1', SLOT_BYTES - 1], ['one span', 2 * MiB], ['one span + 1', 2 * MiB + 1], ['the ring + 4097', 8 * MiB + 4097],
-  ['3 MiB + 123', 3 * MiB + 123],
+  ['one slot - 1', SLOT_BYTES - 1], ['one span', SPAN_BYTES], ['one span + 1', SPAN_BYTES + 1],
+  ['the ring + 4097', SLOTS * SLOT_BYTES + 4097], ['3 MiB + 123', 3 * MiB + 123],
 ];
 
 for (const direct of [false, true]) {
