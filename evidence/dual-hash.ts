@@ -6,10 +6,11 @@
 // with SHA-256. Slots are small (128 KiB) and the reader stays at most 12 slots ahead, because on this project's
 // 2-core VM SHA-256 runs at 0.64 s a GiB over bytes in the core's own cache and 1.2-1.3 s over bytes beyond it:
 // the bytes must be hashed while they are still in cache. A thread that did not read the slot copies it into a
-// buffer of its own first (copy + hash 0.78 s a GiB), which also frees the slot sooner. For a read past the page
-// cache (O_DIRECT, direct-read.ts) the main thread keeps three 4 MiB reads in flight through libuv's pool, straight
-// into the ring, and both threads copy and hash; a stream's chunks (a transfer from a socket) are copied into the
-// ring by the main thread, likewise.
+// buffer of its own first (copy + hash 0.78 s a GiB), which also frees the slot sooner. (The reading thread is the
+// busier one; taking the reads in turns to balance them was tried and measured slower, 1.05 s against 0.95 s.)
+// For a read past the page cache (O_DIRECT, direct-read.ts) the main thread keeps three 4 MiB reads in flight
+// through libuv's pool, straight into the ring, and both threads copy and hash; a stream's chunks (a transfer from a
+// socket) are copied into the ring by the main thread, likewise.
 //
 // Hand-offs go through Atomics on a small control array: the workers block in Atomics.wait (they have nothing else
 // to do); the main thread waits with Atomics.waitAsync, only when the ring is full, so its event loop never blocks.
@@ -60,8 +61,7 @@ const CONSUMED_SHA256 = 4; // slots hashed by the SHA-256 thread
 const CONSUMED_SHA1 = 5; // slots hashed by the SHA-1 thread
 const LENGTHS = 8; // LENGTHS + i: bytes in slot i
 const OFFSETS = LENGTHS + SLOTS; // OFFSETS + i: where slot i's bytes start in the data buffer
-const READY = OFFSETS + SLOTS; // READY + i: n + 1 once slot i holds slot n's bytes (reads in turns)
-const CONTROL_INTS = READY + SLOTS;
+const CONTROL_INTS = OFFSETS + SLOTS;
 
 /** Where slot `n`'s bytes start by default (reads past the cache may land up to 4 KiB later, for alignment). */
 function slotStart(n: number): number {
@@ -74,9 +74,8 @@ const WORKER_SOURCE = `'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { readSync } = require('node:fs');
-const EVENTS = ${EVENTS}, PRODUCED = ${PRODUCED}, DONE = ${DONE}, ABORT = ${ABORT};
-const CONSUMED_SHA256 = ${CONSUMED_SHA256}, CONSUMED_SHA1 = ${CONSUMED_SHA1};
-const LENGTHS = ${LENGTHS}, OFFSETS = ${OFFSETS}, READY = ${READY}, SLOTS = ${SLOTS}, SLOT_BYTES = ${SLOT_BYTES}, PROGRESS_BYTES = ${PROGRESS_BYTES};
+const EVENTS = ${EVENTS}, PRODUCED = ${PRODUCED}, DONE = ${DONE}, ABORT = ${ABORT}, CONSUMED_SHA256 = ${CONSUMED_SHA256};
+const LENGTHS = ${LENGTHS}, OFFSETS = ${OFFSETS}, SLOTS = ${SLOTS}, SLOT_BYTES = ${SLOT_BYTES}, PROGRESS_BYTES = ${PROGRESS_BYTES};
 const slotStart = ${slotStartSource()};
 let ctl, data;
 function signal() { Atomics.add(ctl, EVENTS, 1); Atomics.notify(ctl, EVENTS); }
@@ -107,61 +106,42 @@ function consume(job) {
   }
 }
 
-// Reads the file with the other thread, slot by slot in turns (this one the slots of its parity), and hashes every
-// slot in order: its own slots at once, while they are in this core's cache; the other's copied over first. Sharing
-// the reads keeps both threads equally busy (measured: a thread that read every slot and hashed SHA-1 took 0.9 s a
-// GiB while the SHA-256 one waited 0.15-0.3 s of it).
-function readInTurns(job) {
+// Reads the file into each slot, publishes it for the other thread and hashes it here while it is still in cache.
+function readAndHash(job) {
   const hash = createHash(job.algorithm);
-  const { fd, window, parity } = job.read;
+  const { fd, window } = job.read;
   let n = 0, size = 0, reported = 0;
   for (;;) {
+    for (;;) {
+      const seen = Atomics.load(ctl, EVENTS);
+      if (Atomics.load(ctl, ABORT) === 1) return { aborted: true };
+      if (n - Atomics.load(ctl, CONSUMED_SHA256) < window) break;
+      Atomics.wait(ctl, EVENTS, seen);
+    }
     const slot = n % SLOTS;
-    let length;
-    if (n % 2 === parity) {
-      // Room: both threads are past this slot's previous use, and not too far behind for the cache.
-      for (;;) {
-        const seen = Atomics.load(ctl, EVENTS);
-        if (Atomics.load(ctl, ABORT) === 1) return { aborted: true };
-        if (n - Math.min(Atomics.load(ctl, CONSUMED_SHA256), Atomics.load(ctl, CONSUMED_SHA1)) < window) break;
-        Atomics.wait(ctl, EVENTS, seen);
-      }
-      const start = slotStart(n);
-      let got = 0;
-      while (got < SLOT_BYTES) {
-        const r = readSync(fd, data, start + got, SLOT_BYTES - got, n * SLOT_BYTES + got);
-        if (r === 0) break;
-        got += r;
-      }
+    const start = slotStart(n);
+    let got = 0;
+    while (got < SLOT_BYTES) {
+      const r = readSync(fd, data, start + got, SLOT_BYTES - got, size + got);
+      if (r === 0) break;
+      got += r;
+    }
+    if (got > 0) {
       Atomics.store(ctl, LENGTHS + slot, got);
-      Atomics.store(ctl, READY + slot, n + 1);
+      Atomics.store(ctl, OFFSETS + slot, start);
+      Atomics.store(ctl, PRODUCED, n + 1);
       signal();
       hash.update(data.subarray(start, start + got));
-      length = got;
-    } else {
-      for (;;) {
-        const seen = Atomics.load(ctl, EVENTS);
-        if (Atomics.load(ctl, ABORT) === 1) return { aborted: true };
-        if (Atomics.load(ctl, READY + slot) === n + 1) break;
-        Atomics.wait(ctl, EVENTS, seen);
-      }
-      const start = slotStart(n);
-      length = Atomics.load(ctl, LENGTHS + slot);
-      own.set(data.subarray(start, start + length));
-      // Copied: the slot is free as far as this thread goes.
-      Atomics.store(ctl, job.consumed, n + 1);
-      signal();
-      hash.update(own.subarray(0, length));
-    }
-    n++;
-    if (Atomics.load(ctl, job.consumed) !== n) {
+      n++;
+      size += got;
       Atomics.store(ctl, job.consumed, n);
-      signal();
+      if (size - reported >= PROGRESS_BYTES) { reported = size; parentPort.postMessage({ job: job.id, progress: size }); }
     }
-    size += length;
-    if (parity === 0 && size - reported >= PROGRESS_BYTES) { reported = size; parentPort.postMessage({ job: job.id, progress: size }); }
-    // The first short slot is the end of the file, for both threads (whatever a later read might have found).
-    if (length < SLOT_BYTES) return { digest: hash.digest('hex'), size };
+    if (got < SLOT_BYTES) {
+      Atomics.store(ctl, DONE, 1);
+      signal();
+      return { digest: hash.digest('hex'), size };
+    }
   }
 }
 
@@ -169,7 +149,7 @@ parentPort.on('message', (job) => {
   if (job.type === 'ring') { ctl = new Int32Array(job.control); data = new Uint8Array(job.data); return; }
   let reply;
   try {
-    reply = job.read ? readInTurns(job) : consume(job);
+    reply = job.read ? readAndHash(job) : consume(job);
   } catch (err) {
     // The other thread must not wait for slots that will never come.
     Atomics.store(ctl, ABORT, 1);
@@ -188,7 +168,7 @@ function slotStartSource(): string {
 type WorkerReply = { job: number; digest?: string; size?: number; aborted?: boolean; error?: string; code?: string; progress?: number };
 
 interface JobStart {
-  /** The threads read this descriptor themselves (page-cache reads), in turns, `window` slots ahead at most. */
+  /** The SHA-1 thread reads this descriptor itself (page-cache reads), staying `window` slots ahead at most. */
   read?: { fd: number; window: number };
   onProgress?: (bytes: number) => void;
 }
@@ -269,9 +249,8 @@ class HashPair {
         return;
       }
       this.pending.set(id, entry);
-      const read = (parity: number) => (options.read ? { read: { ...options.read, parity } } : {});
-      this.workers[0].postMessage({ type: 'job', id, algorithm: 'sha256', consumed: CONSUMED_SHA256, ...read(1) });
-      this.workers[1].postMessage({ type: 'job', id, algorithm: 'sha1', consumed: CONSUMED_SHA1, ...read(0) });
+      this.workers[0].postMessage({ type: 'job', id, algorithm: 'sha256', consumed: CONSUMED_SHA256 });
+      this.workers[1].postMessage({ type: 'job', id, algorithm: 'sha1', consumed: CONSUMED_SHA1, read: options.read });
     });
   }
 
