@@ -8,6 +8,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CapturedFile, EvidenceCapture, EvidenceTransferProgress } from '../../protocol/index.ts';
 import { DualHashStream } from '../../evidence/dual-hash.ts';
+import { EvidenceWriter } from '../../evidence/direct-write.ts';
 import { fsyncDir, parseJson, readText, writeFileDurably } from '../journal/data-dir.ts';
 import { LogQueryError, type AgentLink, type EvidenceSink } from '../fleet/agent-link.ts';
 
@@ -15,6 +16,8 @@ import { LogQueryError, type AgentLink, type EvidenceSink } from '../fleet/agent
 const WINDOW = 64 * 1024 * 1024;
 /** Synced and acknowledged at least this often (a sync runs while the next bytes are written). */
 const ACK_EVERY = 8 * 1024 * 1024;
+/** transfer.json records the acknowledged offset at least this often (each save is a synced write and a rename). */
+const SAVE_EVERY = 64 * 1024 * 1024;
 /** How often a transfer waiting for its agent looks again. */
 const WAIT_STEP_MS = 250;
 const STATE_FILE = 'transfer.json';
@@ -147,13 +150,15 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
   }
 
   const link = await waitForLink(o, waiting);
-  const fh = await open(part, 'r+');
-  /** Bytes received (queued in order), bytes written to the part file, bytes synced (and acknowledged). */
+  // Past the page cache where the disk allows (evidence/direct-write.ts): the kernel time a page-cache write and its
+  // writeback cost is what the hashing threads need.
+  const out = await EvidenceWriter.open(part, s.acked, { direct: true });
+  /** Bytes received (queued in order), bytes synced (and acknowledged); out.written is what reached the file. */
   let received = s.acked;
-  let onDisk = s.acked;
   let synced = s.acked;
+  let savedAt = s.acked;
   let syncing = false;
-  /** Chunks received and not yet written, in order; one writer takes them all at once (writev), hashing meanwhile. */
+  /** Chunks received and not yet staged, in order; one writer takes them all at once, hashing meanwhile. */
   let queue: Buffer[] = [];
   let writing: Promise<void> | undefined;
   let failure: Error | undefined;
@@ -163,13 +168,17 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
   const ended = new Promise<{ kind: 'sent'; bytes: number } | { kind: 'lost'; reason: string }>((resolve) => (finish = resolve));
 
   const syncAndAck = () => {
-    if (syncing || onDisk === synced) return;
+    const upTo = out.written;
+    if (syncing || upTo - synced < ACK_EVERY) return;
     syncing = true;
-    const upTo = onDisk;
-    void fh.datasync().then(() => {
+    void out.datasync().then(() => {
       synced = upTo;
       s.acked = upTo;
-      save();
+      // The state on disk may lag what is acknowledged (a restart then asks for some bytes again, never skips any).
+      if (upTo - savedAt >= SAVE_EVERY) {
+        savedAt = upTo;
+        save();
+      }
       if (stream) link.evidenceAck(stream, upTo);
       moved(upTo, `Pulling ${file.path}: ${mib(upTo)} of ${mib(file.size)} MiB`);
     }, (err: Error) => { failure ??= err; }).finally(() => { syncing = false; });
@@ -178,15 +187,12 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
     while (queue.length > 0 && !failure) {
       const batch = queue;
       queue = [];
-      const at = onDisk;
-      const bytes = batch.reduce((n, b) => n + b.byteLength, 0);
-      // The write (libuv's pool) and the hashing (its two threads) of the same bytes run at once.
+      // Staging the bytes for the disk and handing them to the hashing threads run at once.
       await Promise.all([
-        fh.writev(batch, at).then((r) => { if (r.bytesWritten !== bytes) throw new Error(`a short write (${r.bytesWritten} of ${bytes} bytes)`); }),
+        (async () => { for (const b of batch) await out.write(b); })(),
         (async () => { for (const b of batch) await hash.update(b); })(),
       ]);
-      onDisk = at + bytes;
-      if (onDisk - synced >= ACK_EVERY) syncAndAck();
+      syncAndAck();
     }
   };
   const sink: EvidenceSink = {
@@ -230,25 +236,24 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
       link.evidenceCancel(stream);
       throw failure instanceof TransferError ? failure : new TransferError('write_failed', `Writing ${file.path} here failed: ${failure.message}`);
     }
+    // Everything received is written and synced before anything else: after a cut the next pull (now, or after a
+    // restart) starts there.
+    await out.flush();
+    await out.datasync();
+    s.acked = out.written;
+    save();
     if (end.kind === 'lost') {
-      // Everything written so far is synced before anything else: the next pull (now, or after a restart) starts there.
-      await fh.datasync();
-      s.acked = onDisk;
-      save();
       o.signal?.throwIfAborted();
       return end;
     }
-    if (end.bytes !== file.size || onDisk !== file.size) throw new TransferError('short', `The agent ended ${file.path} at byte ${end.bytes}; ${onDisk} arrived, ${file.size} were captured.`);
-    await fh.datasync();
-    s.acked = onDisk;
-    save();
+    if (end.bytes !== file.size || out.written !== file.size) throw new TransferError('short', `The agent ended ${file.path} at byte ${end.bytes}; ${out.written} arrived, ${file.size} were captured.`);
     const digest = await hash.digest();
     digested = true;
     return { kind: 'done', digest };
   } finally {
     // A stream cut short gives its hashing threads back; the next one hashes the file again from disk.
     if (!digested) hash.abort();
-    await fh.close().catch(() => {});
+    await out.close();
   }
 }
 
