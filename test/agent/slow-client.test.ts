@@ -17,7 +17,9 @@ const linux = process.platform === 'linux';
 /** What a queue per connection would have to hold, in MiB, for `events` unread events of ~550 bytes. */
 const queuedMiB = (events: number) => (events * 550) / (1024 * 1024);
 /** How much the agent's RSS may grow while a reader sleeps; GC alone moves it by a few tens of MiB at this rate. */
-const BOUND_MIB = 48;
+// The agent's own swings (GC, the event log's buffers) reach 51 MiB on a loaded CI machine; what is held back for an
+// unbounded queue is the whole unread backlog, over 2 × this in the time watched.
+const BOUND_MIB = 64;
 
 test('a paused reader at 60,000 events/s leaves the agent\'s RSS bounded, then catches up from the log', { ...BOUNDED, skip: !linux && 'reads /proc' }, async (t) => {
   const dir = tempDir(t);
@@ -36,7 +38,7 @@ test('a paused reader at 60,000 events/s leaves the agent\'s RSS bounded, then c
     baseline = Math.max(baseline, rssMiB(pid));
   }
   let peak = baseline;
-  for (let i = 0; i < 18; i++) {
+  for (let i = 0; i < 30; i++) {
     await sleep(200);
     peak = Math.max(peak, rssMiB(pid));
   }
