@@ -58,6 +58,8 @@ describe('an agent link', () => {
     assert.equal(status.duplicatesDropped, 1);
     assert.deepEqual(status.gaps, [{ from: 4, to: 6, reason: 'retention' }]);
     assert.equal(status.lastSeq, 7);
+    // The link's answers travel back to the peer on their own time: wait for them rather than race them.
+    await waitFor(() => peer.received.filter((m) => m.type === 'error').length >= 2, 'the answers to both malformed frames').catch(() => {});
     const errors = peer.received.filter((m) => m.type === 'error');
     assert.equal(errors.length, 2, 'each malformed frame is answered with an error');
     assert.deepEqual(errors.map((e) => e.type === 'error' && e.code), ['bad_message', 'bad_json']);
