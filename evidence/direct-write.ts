@@ -15,15 +15,14 @@
 // Durability is the caller's: datasync() after the bytes it wants kept (O_DIRECT skips the page cache, not the device's
 // own cache; the sync flushes that and the file's size).
 import { constants, promises as fsp } from 'node:fs';
-import { DIRECT_ALIGNMENT } from './direct-read.ts';
-import { EvidenceIoError, errno } from './io-errors.ts';
+import { DIRECT_ALIGNMENT, DIRECT_SUPPORTED } from './direct-read.ts';
+import { EvidenceIoError, errno, mediumHint } from './io-errors.ts';
 
 /** Bytes per write: large requests are what devices want (4 MiB: 0.9 GB/s here; 1 MiB: 0.87). */
 export const WRITE_BLOCK = 4 * 1024 * 1024;
 /** Blocks being written at once while the next one fills. */
 const IN_FLIGHT = 3;
 const PROBE_STEP = 16;
-const DIRECT_SUPPORTED = typeof constants.O_DIRECT === 'number' && constants.O_DIRECT !== 0;
 
 export type WriteMethod = 'direct' | 'page-cache';
 
@@ -293,7 +292,6 @@ export class EvidenceWriter {
   private asError(err: unknown, at: number): EvidenceIoError {
     if (err instanceof EvidenceIoError) return err;
     const code = errno(err);
-    const why = code === 'ENOSPC' ? 'the medium is full' : code === 'EIO' ? 'the medium reported an I/O error' : (code ?? String(err));
-    return new EvidenceIoError('write_failed', `Writing ${this.path} failed after byte ${at} (${why}).`, { cause: err });
+    return new EvidenceIoError('write_failed', `Writing ${this.path} failed after byte ${at} (${code ?? String(err)}): ${mediumHint(code)}.`, { cause: err });
   }
 }

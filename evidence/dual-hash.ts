@@ -7,8 +7,8 @@
 // threads drift apart absorbs their hiccups (measured on 1 GiB, median of 7: 0.92 s with a 1.5 MiB window, 0.85 s
 // with 8 MiB or more; 256 KiB slots gave the same). A thread that did not read the slot copies it into a buffer of
 // its own first (on this project's 2-core VM, copy + hash 0.78 s a GiB against 1.22 s hashing in place), which also
-// frees the slot sooner. (The reading thread is the
-// busier one; taking the reads in turns to balance them was tried and measured slower, 1.05 s against 0.95 s.)
+// frees the slot sooner. (The reading thread is the busier one; taking the reads in turns to balance them was tried
+// and measured slower, 1.05 s against 0.95 s.)
 // For a read past the page cache (O_DIRECT, direct-read.ts) the main thread keeps three 4 MiB reads in flight
 // through libuv's pool, straight into the ring, and both threads copy and hash; a stream's chunks (a transfer from a
 // socket) are copied into the ring by the main thread, likewise.
@@ -34,7 +34,7 @@ export interface DualDigest extends FileDigest {
   readNote?: string;
 }
 
-/** Bytes per slot: small enough to be hashed from cache by both threads, large enough that hand-offs are cheap. */
+/** Bytes per slot: large enough that hand-offs are cheap, small enough that the other thread starts at once. */
 export const SLOT_BYTES = 128 * 1024;
 /** Slots per span: one O_DIRECT read of 4 MiB (devices want large requests: 1.05 s a GiB here, 1.25 s with 2 MiB). */
 const SPAN_SLOTS = 32;

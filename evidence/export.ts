@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { hashFileDual } from './dual-hash.ts';
 import type { ReadMethod } from './direct-read.ts';
-import { EvidenceIoError, abortedError, errno } from './io-errors.ts';
+import { EvidenceIoError, abortedError, errno, mediumHint } from './io-errors.ts';
 
 export interface ExportFile {
   /** Relative to the package, `/`-separated. */
@@ -274,8 +274,7 @@ function makeParents(targetDir: string, path: string, folders: Set<string>): voi
 function writeError(path: string, err: unknown): EvidenceIoError {
   if (err instanceof EvidenceIoError) return err;
   const code = errno(err);
-  const hint = code === 'ENOSPC' ? 'the medium is full' : code === 'EROFS' ? 'the medium is read-only' : code === 'EIO' ? 'the medium may be failing or was removed' : 'check the medium';
-  return new EvidenceIoError('write_failed', `Writing ${path} failed (${code ?? String(err)}): ${hint}. The source is untouched.`, { cause: err });
+  return new EvidenceIoError('write_failed', `Writing ${path} failed (${code ?? String(err)}): ${mediumHint(code)}. The source is untouched.`, { cause: err });
 }
 
 /** Opens a new file for writing; never one that exists. Read-only once written: a copy is not to be edited. */

@@ -29,6 +29,11 @@ export class EvidenceIoError extends Error {
   }
 }
 
+/** What a write error's code means for the medium written to, in words a responder can act on. */
+export function mediumHint(code: string | undefined): string {
+  return code === 'ENOSPC' ? 'the medium is full' : code === 'EROFS' ? 'the medium is read-only' : code === 'EIO' ? 'the medium may be failing or was removed' : 'check the medium';
+}
+
 /** The `code` of a Node system error (ENOENT, ENOSPC...), or undefined. */
 export function errno(err: unknown): string | undefined {
   return err && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;

@@ -238,8 +238,13 @@ async function pullOnce(o: PullOptions, file: CapturedFile, part: string, s: Tra
     }
     // Everything received is written and synced before anything else: after a cut the next pull (now, or after a
     // restart) starts there.
-    await out.flush();
-    await out.datasync();
+    try {
+      await out.flush();
+      await out.datasync();
+    } catch (err) {
+      link.evidenceCancel(stream);
+      throw new TransferError('write_failed', `Writing ${file.path} here failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
     s.acked = out.written;
     save();
     if (end.kind === 'lost') {
