@@ -1,8 +1,9 @@
 // The one test command (`npm test`): type-check, lint, then every test file under test/ with Node's own test
 // runner, and a closing line CI can read. `npm test -- PATTERN` runs only the files whose path contains PATTERN.
 import { spawnSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { writeReport } from './security-report.ts';
 
 const root = join(import.meta.dirname, '..');
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -32,8 +33,12 @@ if (selected.length === 0) {
   process.exit(1);
 }
 
+// A full run starts the security campaign's ledger empty and ends by writing docs/SECURITY.md from it.
+const ledger = join(root, 'test-results', 'campaign.jsonl');
+if (filter.length === 0) rmSync(ledger, { force: true });
+
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...selected], {
-  cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0' },
+  cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FORCE_COLOR: '0', CORDON_CAMPAIGN_LEDGER: ledger },
 });
 let tail = '';
 child.stdout.on('data', (chunk: Buffer) => {
@@ -45,6 +50,11 @@ child.on('close', (code) => {
   const passed = count('pass');
   const failed = count('fail') + count('cancelled');
   const skipped = count('skipped') + count('todo');
-  console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
+  if (filter.length === 0) {
+    writeReport(ledger, join(root, 'docs', 'SECURITY.md'), `npm test: ${line}`);
+    console.log('Wrote docs/SECURITY.md from the security campaign.');
+  }
+  console.log(`\n${line}`);
   process.exit(code === 0 && failed === 0 && passed > 0 ? 0 : 1);
 });
