@@ -49,18 +49,21 @@ export function falcoEvent(line: string, ctx: { agentId: string; vms: VmMatcher;
     return typeof v === 'string' && v !== '<NA>' && v.length > 0 ? v : typeof v === 'number' ? String(v) : undefined;
   };
   const num = (k: string): number | undefined => {
-    const v = Number(fields[k]);
-    return Number.isInteger(v) && v >= 0 ? v : undefined;
+    const raw = fields[k];
+    const v = typeof raw === 'number' || typeof raw === 'string' ? Number(raw) : NaN;
+    return Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff ? v : undefined;
   };
   const prio = f.priority.toLowerCase();
-  const severity = SEVERITY[prio] ?? 'medium';
-  const rank = RANK[prio] ?? 4;
+  // Own members only: a priority named "__proto__" or "constructor" is an unknown priority, not Object.prototype's.
+  const severity = Object.hasOwn(SEVERITY, prio) ? SEVERITY[prio]! : 'medium';
+  const rank = Object.hasOwn(RANK, prio) ? RANK[prio]! : 4;
+  const hostname = typeof f.hostname === 'string' && f.hostname.length > 0 ? f.hostname : undefined;
   const verdict: Verdict = rank <= 3 ? 'malicious' : rank <= 5 ? 'suspicious' : 'benign';
   const tags = (Array.isArray(f.tags) ? f.tags : []).filter((t): t is string => typeof t === 'string');
 
   const connection = connectionOf(field);
   const vm = ctx.vms.byName(field('container.name')) ?? ctx.vms.byName(field('k8s.pod.name')) ?? ctx.vms.byName(field('container.id'))
-    ?? ctx.vms.byName(f.hostname) ?? ctx.vms.byIp(connection?.localAddress) ?? ctx.vms.byIp(connection?.remoteAddress);
+    ?? ctx.vms.byName(hostname) ?? ctx.vms.byIp(connection?.localAddress) ?? ctx.vms.byIp(connection?.remoteAddress);
 
   const evtType = field('evt.type') ?? '';
   const path = field('fd.name') ?? field('evt.arg.filename') ?? field('fs.path.name');
@@ -76,7 +79,7 @@ export function falcoEvent(line: string, ctx: { agentId: string; vms: VmMatcher;
     time: timeOf(f.time, ctx.now),
     agentId: ctx.agentId,
     vmId: vm?.id ?? HOST_VM_ID,
-    vmName: (vm?.name ?? `${f.hostname ?? ctx.hostName} (host)`).slice(0, 256),
+    vmName: (vm?.name ?? `${hostname ?? ctx.hostName} (host)`).slice(0, 256),
     severity,
     verdict,
     category,

@@ -66,11 +66,17 @@ export function suricataEvent(line: string, ctx: { agentId: string; vms: VmMatch
   const vm = dstVm ?? srcVm;
   const connection = connectionOf(eve, srcVm !== undefined, dstVm !== undefined);
 
-  const signature = typeof a.signature === 'string' && a.signature.trim() ? a.signature.trim() : `Suricata alert ${a.gid ?? 1}:${a.signature_id ?? '?'}`;
-  const where = `${(eve.proto ?? '?').toString().toUpperCase()} ${src ?? '?'}${eve.src_port !== undefined ? `:${eve.src_port}` : ''} → ${dst ?? '?'}${eve.dest_port !== undefined ? `:${eve.dest_port}` : ''}`;
+  // Every field is whatever the line holds (an object, an array, a number…): only strings and numbers are shown.
+  const gid = scalar(a.gid) ?? '1';
+  const rule = `${gid}:${scalar(a.signature_id) ?? '?'}`;
+  const signature = typeof a.signature === 'string' && a.signature.trim() ? a.signature.trim() : `Suricata alert ${rule}`;
+  const port = (p: unknown) => (isPort(p) ? `:${p}` : '');
+  const where = `${(scalar(eve.proto) ?? '?').toUpperCase()} ${src ?? '?'}${port(eve.src_port)} → ${dst ?? '?'}${port(eve.dest_port)}`;
+  const action = scalar(a.action);
+  const appProto = scalar(eve.app_proto);
   const description = [
     category ? `${category}.` : '',
-    `Suricata rule ${a.gid ?? 1}:${a.signature_id ?? '?'}:${a.rev ?? '?'}${a.action ? `, ${a.action}` : ''}: ${where}${eve.app_proto ? ` (${eve.app_proto})` : ''}.`,
+    `Suricata rule ${rule}:${scalar(a.rev) ?? '?'}${action ? `, ${action}` : ''}: ${where}${appProto ? ` (${appProto})` : ''}.`,
     vm ? '' : 'No VM of this host has either address: the event is about the host.',
   ].filter(Boolean).join(' ');
 
@@ -100,7 +106,7 @@ export function suricataEvent(line: string, ctx: { agentId: string; vms: VmMatch
 }
 
 function connectionOf(eve: EveAlert, srcIsVm: boolean, dstIsVm: boolean): ConnectionRef | undefined {
-  const proto = String(eve.proto ?? '').toLowerCase();
+  const proto = (scalar(eve.proto) ?? '').toLowerCase();
   const protocol: ConnectionRef['protocol'] = proto === 'tcp' ? 'tcp' : proto === 'udp' ? 'udp' : proto.startsWith('icmp') || proto === 'ipv6-icmp' ? 'icmp' : 'other';
   // The VM's side is local; with none (or both) the destination is: an alert is about traffic reaching something.
   const outbound = srcIsVm && !dstIsVm;
@@ -114,18 +120,28 @@ function connectionOf(eve: EveAlert, srcIsVm: boolean, dstIsVm: boolean): Connec
   return c;
 }
 
+/** The first and last instants RFC 3339 can write (years 0000 to 9999); Date.parse reads years far beyond. */
+const YEAR_0 = -62_167_219_200_000;
+const YEAR_10000 = 253_402_300_800_000;
+
 /** EVE's timestamp (`2017-04-07T22:24:37.251547+0100`) as the protocol's RFC 3339 UTC form; now if it is not one. */
 export function timeOf(text: unknown, now: () => number = Date.now): string {
-  if (typeof text === 'string') {
+  if (typeof text === 'string' && text.length <= 64) {
     const fixed = text.replace(/([+-]\d\d)(\d\d)$/, '$1:$2');
     const t = Date.parse(fixed);
-    if (Number.isFinite(t)) return new Date(t).toISOString();
+    // A time outside years 0000–9999 (`+275760-09-13…`, `50000`) has no RFC 3339 form: it is not a time.
+    if (Number.isFinite(t) && t >= YEAR_0 && t < YEAR_10000) return new Date(t).toISOString();
   }
   return new Date(now()).toISOString();
 }
 
 function isPort(p: unknown): p is number {
   return Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535;
+}
+
+/** A string or a finite number as text; anything else (an object, an array, null) is not shown. */
+export function scalar(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 }
 
 function str(v: unknown): string | undefined {

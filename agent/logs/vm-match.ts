@@ -40,13 +40,14 @@ export function vmMatcher(listVms: () => Vm[], explicit: Readonly<Record<string,
   };
   return {
     byName(name) {
-      if (!name) return undefined;
+      // Callers pass what a log line or an alert says: anything but a non-empty string names no VM.
+      if (typeof name !== 'string' || !name) return undefined;
       refresh();
       const lower = name.toLowerCase();
       return names.get(lower) ?? names.get(lower.split('.')[0]!);
     },
     byIp(ip) {
-      if (!ip) return undefined;
+      if (typeof ip !== 'string' || !ip) return undefined;
       refresh();
       return ips.get(ip.replace(/^::ffff:/, ''));
     },
