@@ -59,8 +59,9 @@ function parse5424(s: string): SyslogParse {
   if (host.length > 255 || app.length > 48 || procid.length > 128 || msgid.length > 32) return { ok: false, reason: 'an RFC 5424 header field is over its length' };
   let time: number | undefined;
   if (timestamp !== '-') {
-    if (!RFC3339.test(timestamp)) return { ok: false, reason: 'its RFC 5424 TIMESTAMP is not RFC 3339' };
-    time = Date.parse(timestamp);
+    time = RFC3339.test(timestamp) ? Date.parse(timestamp) : NaN;
+    // The pattern alone lets through a 13th month or a 61st minute, which Date.parse makes NaN.
+    if (!Number.isFinite(time)) return { ok: false, reason: 'its RFC 5424 TIMESTAMP is not RFC 3339' };
   }
   const sd = structuredData(s, pos);
   if (sd === undefined) return { ok: false, reason: 'its RFC 5424 STRUCTURED-DATA is malformed' };
@@ -124,8 +125,9 @@ function parse3164(s: string, now: number): ParsedSyslog {
     }
   } else {
     const iso = /^(\d{4}-\d\d-\d\dT\S+) (\S+) /.exec(rest);
-    if (iso && RFC3339.test(iso[1]!)) {
-      out.time = Date.parse(iso[1]!);
+    const t = iso && RFC3339.test(iso[1]!) ? Date.parse(iso[1]!) : NaN;
+    if (iso && Number.isFinite(t)) {
+      out.time = t;
       out.host = iso[2]!.slice(0, 255);
       rest = rest.slice(iso[0].length);
     }
