@@ -29,6 +29,8 @@ describe('packaging and the Electron shell', () => {
     assert.equal(fuses.enableNodeCliInspectArguments, false);
     assert.equal(fuses.enableEmbeddedAsarIntegrityValidation, true);
     assert.equal(fuses.onlyLoadAppFromAsar, true);
+    assert.equal(fuses.enableCookieEncryption, true);
+    assert.equal(fuses.grantFileProtocolExtraPrivileges, false, 'the renderer is served from app://, so file:// pages get no extra rights');
     assert.equal(config.asar, true);
     assert.deepEqual((config.linux as { target: string[] }).target, ['AppImage', 'deb']);
     assert.deepEqual((config.win as { target: string[] }).target, ['nsis']);
