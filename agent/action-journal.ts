@@ -19,7 +19,7 @@
 import { closeSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import type { ActionDetails, ActionError, ActionKind, ActionParams, ActionRejectedMessage, Actor, PolicyProvenance, VmState } from '../protocol/index.ts';
+import type { ActionApproval, ActionDetails, ActionError, ActionKind, ActionParams, ActionRejectedMessage, Actor, PolicyProvenance, Principal, VmState } from '../protocol/index.ts';
 import { AgentError, systemCode } from './errors.ts';
 
 export const JOURNAL_FILE = 'action-journal.jsonl';
@@ -36,6 +36,10 @@ export interface ActionRequest {
   reason: string;
   /** An automatic action: the policy, version and rule that took it (never taken from a cockpit's message). */
   policy?: PolicyProvenance;
+  /** The principal the agent authenticated for the request (agent/access.ts). */
+  requestedBy?: Principal;
+  /** Two-person rule: who approved it before it ran. */
+  approval?: ActionApproval;
 }
 
 /** How an action ended, as action.result carries it (without the fields the request already holds). */
@@ -319,6 +323,8 @@ export class ActionJournal {
           requestId, vmId: String(r.vmId), kind: r.kind as ActionKind, params: (r.params ?? {}) as ActionParams,
           actor: (r.actor ?? { name: 'unknown' }) as Actor, reason: String(r.reason ?? ''),
           ...(r.policy && typeof r.policy === 'object' ? { policy: r.policy as PolicyProvenance } : {}),
+          ...(r.requestedBy && typeof r.requestedBy === 'object' ? { requestedBy: r.requestedBy as Principal } : {}),
+          ...(r.approval && typeof r.approval === 'object' ? { approval: r.approval as ActionApproval } : {}),
         };
         const known = this.entries.get(requestId);
         // A request id is begun once; a repeated line (a compaction racing a write) must not undo its outcome.

@@ -6,6 +6,8 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
+  ActionApproval,
+  Principal,
   ActionAcceptedMessage,
   ActionError,
   ActionMessage,
@@ -74,11 +76,13 @@ export class ActionRunner {
   };
 
   /** Handles one `action` from a cockpit; `reply` reaches only that cockpit, `peer` names it in notes. */
-  handle(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string, policy?: PolicyProvenance): void {
+  handle(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string, policy?: PolicyProvenance, who?: { requestedBy?: Principal; approval?: ActionApproval }): void {
     const { journal, driver } = this.options;
     const request: ActionRequest = {
       requestId: message.requestId, vmId: message.vmId, kind: message.kind, params: message.params, actor: message.actor, reason: message.reason,
       ...(policy ? { policy } : {}),
+      ...(who?.requestedBy ? { requestedBy: who.requestedBy } : {}),
+      ...(who?.approval ? { approval: who.approval } : {}),
     };
     const label = `action ${request.requestId} (${request.kind} of ${request.vmId}, by ${printable(request.actor.name)} at ${peer})`;
     const known = journal.get(request.requestId);
@@ -338,5 +342,6 @@ function acceptedMessage(request: ActionRequest, at: string): ActionAcceptedMess
   return {
     type: 'action.accepted', requestId: request.requestId, vmId: request.vmId, kind: request.kind, at,
     actor: request.actor, reason: clip(request.reason, 2048), params: request.params, ...(request.policy ? { policy: request.policy } : {}),
+    ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), ...(request.approval ? { approval: request.approval } : {}),
   };
 }

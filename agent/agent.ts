@@ -18,13 +18,23 @@ import { AgentLogs, type LogsOptions } from './logs/agent-logs.ts';
 import { PolicyEnforcer } from './policy/enforcer.ts';
 import { loadTrustedKeys } from './policy/signing.ts';
 import { AgentServer, isLoopback } from './server.ts';
+import { sharedTokenAccess, type AccessPolicy } from './access.ts';
+import { ApprovalDesk } from './approvals.ts';
+import { defaultNames, loadTlsIdentity, type TlsIdentity } from './tls.ts';
 import { EvidenceStore } from './evidence/store.ts';
 
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export interface AgentOptions {
-  /** Bearer token a cockpit must present. */
-  token: string;
+  /** Bearer token a cockpit must present (one shared principal, a lead); or give `access`. */
+  token?: string;
+  /** Principals and roles (agent/access.ts), from an access file; replaces `token`. */
+  access?: AccessPolicy;
+  /**
+   * TLS (wss://): always off loopback; on loopback only when asked. `dir` keeps the made key and certificate (default
+   * <data dir>/tls); `certFile` and `keyFile` give one instead.
+   */
+  tls?: boolean | { dir?: string; certFile?: string; keyFile?: string };
   /** A driver name from agent/drivers/index.ts (`sim` by default), or a driver built by the caller (embedding, tests). */
   driver?: string | Driver;
   host?: string;
@@ -57,6 +67,8 @@ export interface AgentOptions {
 
 export interface RunningAgent {
   url: string;
+  /** The TLS certificate's SHA-256 fingerprint, which cockpits pin; absent on plain ws://. */
+  fingerprint?: string;
   port: number;
   agentId: string;
   /** Where its event log lives. */
@@ -81,17 +93,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     if (logs) logs.collector.agentNote(line);
     else if (early && early.length < 1000) early.push(line);
   };
-  if (!options.token) throw new AgentError('token_missing', 'No bearer token given: an agent never serves without one.');
+  if (!options.token && !options.access) throw new AgentError('token_missing', 'No bearer token and no access file given: an agent never serves without one.');
+  const access = options.access ?? sharedTokenAccess(options.token!);
   const agentId = options.agentId ?? defaultAgentId();
   if (!AGENT_ID_PATTERN.test(agentId)) {
     throw new AgentError('bad_agent_id', `The agent id "${agentId.slice(0, 140)}" is not valid: use 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.`);
   }
   const host = options.host ?? DEFAULTS.host;
-  if (!isLoopback(host)) {
-    throw new AgentError('tls_required', `Refusing to serve plain ws:// on ${host}: tokens and events would cross the network unencrypted. Listen on 127.0.0.1 or ::1 for now; TLS (wss://) for other addresses comes in a later version.`);
+  if (options.tls === false && !isLoopback(host)) {
+    throw new AgentError('tls_required', `Refusing to serve plain ws:// on ${host}: tokens and events would cross the network unencrypted. Serve TLS (the default off loopback) or listen on 127.0.0.1 or ::1.`);
   }
   const retain = options.retain ?? DEFAULTS.retain;
   const dataDir = options.dataDir ?? join('.cordon-data', `agent-${agentId}`);
+  let tls: TlsIdentity | undefined;
+  if (options.tls || (options.tls === undefined && !isLoopback(host))) {
+    const given = typeof options.tls === 'object' ? options.tls : {};
+    tls = await loadTlsIdentity({
+      dir: given.dir ?? join(dataDir, 'tls'), names: defaultNames(host, agentId), commonName: agentId,
+      ...(given.certFile !== undefined ? { certFile: given.certFile } : {}), ...(given.keyFile !== undefined ? { keyFile: given.keyFile } : {}),
+    });
+  }
 
   const seed = options.seed ?? randomInt(2 ** 31);
   const driver = typeof options.driver === 'object'
@@ -121,6 +142,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   const consoles = new ConsoleHub({ driver, note });
   const evidence = new EvidenceStore({ root: join(dataDir, 'actions'), reportsDir: join(dataDir, 'sanitised'), host: hostName, driver, note });
+  const approvals = access.distinct && access.twoPerson.length > 0 ? new ApprovalDesk({
+    twoPerson: access.twoPerson,
+    broadcast: (m) => server?.broadcast(m),
+    note,
+    run: (approved) => {
+      const requestedBy = approved.requester.principal;
+      if (approved.operation === 'seize') {
+        runner.handle(approved.message, (m) => approved.requester.send(m), `approval by ${approved.approval.approvedBy.name}`, undefined, { requestedBy, approval: approved.approval });
+      } else {
+        void evidence.sanitise(approved.message, { requestedBy, approval: approved.approval }).then((answer) => { if (approved.requester.open) approved.requester.send(answer); });
+      }
+    },
+  }) : undefined;
 
   let onThreats: (events: ThreatEvent[]) => void = () => {};
   let enforcer: PolicyEnforcer;
@@ -197,12 +231,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     server = await AgentServer.listen({
       host,
       port: options.port ?? DEFAULTS.port,
-      token: options.token,
+      access,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       session: {
-        log, retain, hello, note, consoles, evidence,
+        log, retain, hello, note, consoles, evidence, access,
+        ...(approvals ? { approvals } : {}),
         inventory: () => driver.listVms().map(runner.decorate),
         policy: () => enforcer.current(),
-        act: (message, reply, peer) => runner.handle(message, reply, peer),
+        act: (message, reply, peer, requestedBy) => runner.handle(message, reply, peer, undefined, { requestedBy }),
         setPolicy: (message) => {
           const answer = enforcer.set(message.policy);
           if (answer.ok) return { type: 'policy.accepted', policy: answer.inForce, ...(message.id !== undefined ? { ref: message.id } : {}) };
@@ -221,11 +257,21 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     throw err;
   }
 
+  if (tls) {
+    const how = { made: 'made now, kept in', kept: 'kept in', given: 'given as' }[tls.origin];
+    note(`TLS certificate (${how} ${tls.certFile}) SHA-256 fingerprint: ${tls.fingerprint} — a cockpit pins it on first use: compare it with what the cockpit shows before confirming.`);
+  }
+  if (!access.distinct) {
+    note('two-person rule: off. One shared token cannot tell two people apart; give each responder their own token or certificate with --access to have seize and sanitise approved by a second person.');
+  } else if (access.twoPerson.length === 0) {
+    note('two-person rule: off (the access file\'s "twoPerson" is empty).');
+  }
   if (options.seed === undefined && typeof options.driver !== 'object') note(`scenario seed ${seed} (pass --seed ${seed} to replay the same scenarios)`);
   const running = server;
   let closing: Promise<void> | undefined;
   return {
     url: running.url,
+    ...(tls ? { fingerprint: tls.fingerprint } : {}),
     port: running.port,
     agentId,
     dataDir,
@@ -235,6 +281,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       closing ??= (async () => {
         // Running actions end first (aborted, their results recorded and sent), then the consoles (each cockpit told,
         // each attachment let go), then the driver, then the sockets.
+        approvals?.close();
         await runner.close();
         await enforcer.close();
         consoles.close();

@@ -51,6 +51,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   const ready: ReadyLine = { ready: true, url: agent.url, agentId: agent.agentId, pid: process.pid };
   if (agent.syslog) ready.syslog = agent.syslog;
+  if (agent.fingerprint) ready.fingerprint = agent.fingerprint;
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   process.stderr.write(`cordon-agent: ${agent.agentId} serving ${agent.url} (driver ${typeof parsed.options.driver === 'object' ? parsed.options.driver.kind : parsed.options.driver}, event log ${resolve(agent.dataDir)})\n`);
 }

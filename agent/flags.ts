@@ -6,18 +6,28 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS, defaultAgentId, type AgentOptions } from './agent.ts';
 import { driverNames } from './drivers/index.ts';
 import { createQemuDriver } from './drivers/qemu.ts';
+import { loadAccessFile } from './access.ts';
 import { AgentError, systemCode } from './errors.ts';
 import type { LogsOptions } from './logs/agent-logs.ts';
 
-export const USAGE = `Usage: npm run agent -- --token-file FILE [options]
+export const USAGE = `Usage: npm run agent -- (--token-file FILE | --access FILE) [options]
 
 Serves cordon.v1 (WebSocket) to Cordon cockpits: threat events and the VM inventory of this host.
 
   --driver NAME       hypervisor driver: ${driverNames().join(', ')} (default ${DEFAULTS.driver})
   --config FILE       qemu: the VMs, their bridges, the quarantine bridge and the work folder (JSON)
   --listen HOST:PORT  address to listen on, port 0 for any free one (default ${DEFAULTS.host}:${DEFAULTS.port});
-                      plain ws:// is served on loopback only until TLS lands
-  --token-file FILE   file holding the bearer token cockpits must present (required)
+                      off loopback the agent always serves TLS (wss://)
+  --token-file FILE   file holding the bearer token cockpits must present: one shared principal, a lead
+  --access FILE       principals instead (JSON): each a name, a role (viewer, responder, lead) and a token's
+                      SHA-256 and/or a client certificate's fingerprint; "twoPerson" (default
+                      ["seize","sanitise"]) needs a second principal's approval; "requireClientCert" (mutual TLS)
+
+TLS (wss://), whose certificate cockpits pin by its SHA-256 fingerprint (printed at start and in the ready line):
+  --tls               serve TLS on loopback too (off loopback it is always on)
+  --tls-dir DIR       where the agent makes and keeps its key and self-signed certificate (default DATA-DIR/tls)
+  --tls-cert FILE     a given certificate (PEM) instead, with
+  --tls-key FILE      its private key (PEM)
   --data-dir DIR      durable event log (default ./.cordon-data/agent-<id>)
   --agent-id ID       this agent's id in the fleet (default: derived from the host name)
   --vms N             sim: number of micro-VMs (default ${DEFAULTS.vms})
@@ -47,6 +57,7 @@ Auto-response policy (enforced on the agent, with or without a cockpit; see prot
 
 When it listens, it prints one JSON line on stdout:
   {"ready":true,"url":"ws://127.0.0.1:PORT","agentId":"...","pid":N}
+(with "fingerprint":"AB:CD:…" and a wss:// url when it serves TLS)
 (with "syslog":{"host":"...","port":N} when it listens for syslog)
 `;
 
@@ -58,6 +69,8 @@ export interface ReadyLine {
   pid: number;
   /** Where the syslog listener listens (UDP and TCP), with --syslog-listen. */
   syslog?: { host: string; port: number };
+  /** The TLS certificate's SHA-256 fingerprint, when it serves wss://. */
+  fingerprint?: string;
 }
 
 /** Turns argv into agent options, or an AgentError saying which flag is wrong and how to fix it. */
@@ -73,6 +86,11 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
         config: { type: 'string' },
         listen: { type: 'string' },
         'token-file': { type: 'string' },
+        access: { type: 'string' },
+        tls: { type: 'boolean' },
+        'tls-dir': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'data-dir': { type: 'string' },
         'agent-id': { type: 'string' },
         vms: { type: 'string' },
@@ -100,8 +118,11 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
   if (values.help) return { help: true };
 
   const { host, port } = parseListen(values.listen ?? `${DEFAULTS.host}:${DEFAULTS.port}`);
+  if (values.access !== undefined && values['token-file'] !== undefined) {
+    throw new AgentError('bad_flag', '--access and --token-file contradict each other: list the shared token\'s SHA-256 as a principal in the access file, or drop --access.');
+  }
   const options: AgentOptions = {
-    token: readToken(values['token-file']),
+    ...(values.access !== undefined ? { access: loadAccessFile(resolve(values.access)) } : { token: readToken(values['token-file']) }),
     driver: values.driver ?? DEFAULTS.driver,
     host,
     port,
@@ -113,6 +134,15 @@ export function parseCommandLine(argv: string[]): { help: true } | { help: false
   if (values.seed !== undefined) options.seed = integer('--seed', values.seed, 0, 2 ** 32 - 1);
   if (values.retain !== undefined) options.retain = integer('--retain', values.retain, 1, Number.MAX_SAFE_INTEGER);
   options.logs = logOptions(values);
+  if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) {
+    if (values['tls-cert'] === undefined || values['tls-key'] === undefined) throw new AgentError('bad_flag', '--tls-cert and --tls-key go together: give both files (PEM), or neither to let the agent make its own.');
+    if (values['tls-dir'] !== undefined) throw new AgentError('bad_flag', '--tls-dir is where the agent keeps the identity it makes; with --tls-cert and --tls-key it makes none: drop one.');
+    options.tls = { certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']) };
+  } else if (values['tls-dir'] !== undefined) {
+    options.tls = { dir: resolve(values['tls-dir']) };
+  } else if (values.tls) {
+    options.tls = true;
+  }
   if (values['policy-key']?.length) options.policyKeys = values['policy-key'].map((f) => resolve(f));
   if (values.policy !== undefined) {
     if (!options.policyKeys) throw new AgentError('bad_flag', '--policy needs --policy-key FILE: the agent enforces only a policy signed by a key it trusts.');
@@ -172,7 +202,7 @@ function parseListen(value: string, flag = '--listen'): { host: string; port: nu
 
 function readToken(file: string | undefined): string {
   if (file === undefined) {
-    throw new AgentError('token_missing', '--token-file is required: put the bearer token cockpits must present in a file readable only by the agent\'s user, and name it here.');
+    throw new AgentError('token_missing', '--token-file (or --access) is required: put the bearer token cockpits must present in a file readable only by the agent\'s user, and name it here.');
   }
   let text: string;
   try {

@@ -1,11 +1,15 @@
-// The agent's network face: an HTTP server that only upgrades to WebSocket `cordon.v1`, after a bearer token
-// compared in constant time. Unauthenticated peers get a bare 401 and nothing else; plain HTTP gets 426 or 404.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// The agent's network face: an HTTP(S) server that only upgrades to WebSocket `cordon.v1`, after the peer's
+// credentials (a bearer token compared in constant time, a client certificate, or both) named a principal of the
+// access policy. Unauthenticated peers get a bare 401 and nothing else; plain HTTP gets 426 or 404. TLS is served
+// with the agent's own certificate, which cockpits pin by fingerprint; plain ws:// only on loopback.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL, type AgentMessage } from '../protocol/index.ts';
+import type { AccessPolicy, Principal } from './access.ts';
 import { AgentError, systemCode } from './errors.ts';
 import { MAX_INBOUND_BYTES, Session, type SessionContext } from './session.ts';
 
@@ -15,7 +19,9 @@ const HEARTBEAT_MS = 30_000;
 export interface AgentServerOptions {
   host: string;
   port: number;
-  token: string;
+  access: AccessPolicy;
+  /** The agent's certificate and key (PEM): serves wss://. Without it, plain ws:// and only on loopback. */
+  tls?: { cert: string; key: string };
   session: SessionContext;
 }
 
@@ -36,18 +42,22 @@ export class AgentServer {
     this.heartbeat.unref();
   }
 
-  /** Listens on host:port (port 0: any free one). Refuses anything but loopback until TLS lands. */
+  /** Listens on host:port (port 0: any free one). Plain ws:// only on loopback. */
   static async listen(options: AgentServerOptions): Promise<AgentServer> {
-    if (!isLoopback(options.host)) {
-      throw new AgentError('tls_required', `Refusing to serve plain ws:// on ${options.host}: TLS (wss://) for other addresses than loopback comes in a later version.`);
+    if (!options.tls && !isLoopback(options.host)) {
+      throw new AgentError('tls_required', `Refusing to serve plain ws:// on ${options.host}: tokens and events would cross the network unencrypted. Serve TLS (the default off loopback) or listen on 127.0.0.1.`);
     }
-    const expected = digest(options.token);
-    const http = createServer((req, res) => {
+    const access = options.access;
+    const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
       // Not a WebSocket upgrade: say only that one is required (at /), and nothing about who we are.
       const root = (req.url ?? '/').split('?')[0] === '/';
       res.writeHead(root ? 426 : 404, root ? { Upgrade: 'websocket', Connection: 'close' } : { Connection: 'close' });
       res.end();
-    });
+    };
+    // A client certificate is asked for but not required by TLS itself: the access policy decides who it names.
+    const http: Server = options.tls
+      ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false }, onRequest)
+      : createServer(onRequest);
     const wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_INBOUND_BYTES,
@@ -66,8 +76,13 @@ export class AgentServer {
     });
     const address = http.address() as AddressInfo;
     const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const server = new AgentServer(http, wss, options.session, `ws://${hostPart}:${address.port}`, address.port);
-    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => server.upgrade(req, socket, head, expected));
+    const scheme = options.tls ? 'wss' : 'ws';
+    const server = new AgentServer(http, wss, options.session, `${scheme}://${hostPart}:${address.port}`, address.port);
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => server.upgrade(req, socket, head, access));
+    if (options.tls) {
+      // A TLS handshake that fails (a port scanner, a client refusing our certificate) is not an agent error.
+      http.on('tlsClientError', () => {});
+    }
     return server;
   }
 
@@ -101,9 +116,10 @@ export class AgentServer {
     await closing;
   }
 
-  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, expected: Buffer): void {
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, access: AccessPolicy): void {
     socket.on('error', () => socket.destroy());
-    if (!authorized(req.headers.authorization, expected)) {
+    const principal = authenticate(req, access);
+    if (!principal) {
       reject(socket, 401, 'Unauthorized', ['WWW-Authenticate: Bearer']);
       return;
     }
@@ -114,7 +130,7 @@ export class AgentServer {
     }
     const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new Session(ws, socket, this.ctx, peer);
+      const session = new Session(ws, socket, this.ctx, peer, principal);
       this.sessions.add(session);
       this.openSockets.add(ws);
       this.alive.set(ws, true);
@@ -140,19 +156,18 @@ export class AgentServer {
   }
 }
 
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}
-
 /**
- * Checks `Authorization: Bearer <token>`. Both sides are hashed first so that timingSafeEqual compares equal
- * lengths: neither the token's content nor its length leaks through response timing.
+ * The principal `Authorization: Bearer <token>` and the TLS client certificate name, or undefined. The token is
+ * hashed and compared in constant time against every principal (agent/access.ts): neither its content nor its
+ * length leaks through response timing, and a missing or malformed header takes the same path.
  */
-function authorized(header: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer[ \t]+(.+?)[ \t]*$/i.exec(header ?? '');
-  const given = digest(match?.[1] ?? '');
-  // Still compare when the header is absent or malformed, so every rejection takes the same path.
-  return timingSafeEqual(given, expected) && match !== null;
+function authenticate(req: IncomingMessage, access: AccessPolicy): Principal | undefined {
+  const match = /^Bearer[ \t]+(.+?)[ \t]*$/i.exec(req.headers.authorization ?? '');
+  const tls = req.socket as Partial<TLSSocket>;
+  const cert = typeof tls.getPeerCertificate === 'function' ? tls.getPeerCertificate() : undefined;
+  const fingerprint = cert && 'fingerprint256' in cert && typeof cert.fingerprint256 === 'string' ? cert.fingerprint256 : undefined;
+  if (access.requireClientCert && !fingerprint) return undefined;
+  return access.identify(match?.[1], fingerprint);
 }
 
 function reject(socket: Duplex, status: number, text: string, headers: string[], body = ''): void {

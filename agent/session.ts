@@ -24,6 +24,8 @@ import {
   type SubscribeMessage,
   type Vm,
 } from '../protocol/index.ts';
+import { atLeast, describeOperation, roleNeeded, type AccessPolicy, type Principal } from './access.ts';
+import type { ApprovalDesk } from './approvals.ts';
 import type { ConsoleClient, ConsoleHub } from './consoles.ts';
 import type { EventLog } from './event-log.ts';
 
@@ -46,7 +48,11 @@ export interface SessionContext {
   /** The signed policy in force, sent after the inventory (policy.current). */
   policy?(): SignedPolicy | undefined;
   /** An `action` from this cockpit: `reply` reaches only it (agent/actions.ts answers and broadcasts). */
-  act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string): void;
+  act(message: ActionMessage, reply: (m: AgentMessage) => void, peer: string, requestedBy: Principal): void;
+  /** Who may do what (roles), and what waits for a second person. */
+  access: AccessPolicy;
+  /** The two-person rule's waiting requests; absent when no operation needs a second person. */
+  approvals?: ApprovalDesk;
   /** A `logs.query`: its page or an error (ref = its id). Absent when the agent keeps no logs. */
   queryLogs?(message: LogsQueryMessage): LogsResultMessage | ErrorMessage;
   /** An `inspect`: what runs in the VM now, or an error (ref = its id). Absent when the driver cannot inspect. */
@@ -84,6 +90,8 @@ export class Session implements ConsoleClient {
     private readonly ctx: SessionContext,
     /** Who is on the other end, for stderr notes. */
     readonly peer: string,
+    /** Who the agent authenticated on this connection (agent/access.ts). */
+    readonly principal: Principal,
   ) {
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => {
@@ -121,10 +129,12 @@ export class Session implements ConsoleClient {
 
   /** Greets the cockpit: hello first, then the full inventory (protocol/README.md, "The conversation"). */
   start(): void {
-    this.send(this.ctx.hello());
+    const { access } = this.ctx;
+    this.send({ ...this.ctx.hello(), access: { principal: this.principal, twoPerson: [...(this.ctx.approvals ? access.twoPerson : [])], distinct: access.distinct } });
     this.send({ type: 'inventory', vms: this.ctx.inventory() });
     const policy = this.ctx.policy?.();
     if (policy) this.send({ type: 'policy.current', policy });
+    for (const approval of this.ctx.approvals?.pending() ?? []) this.send({ type: 'approval.pending', approval });
   }
 
   /** Sends a small message now, outside the event stream (vm upserts, answers, errors). */
@@ -204,12 +214,29 @@ export class Session implements ConsoleClient {
       return;
     }
     const message = decoded.value;
+    const needed = roleNeeded(message);
+    if (needed && !atLeast(this.principal.role, needed)) {
+      const sentence = `You need the ${needed} role ${describeOperation(message)} on this agent; you are ${this.principal.name} (${this.principal.role}). Ask its operator for a ${needed}'s token or certificate.`;
+      this.ctx.note(`cockpit ${this.peer} (${printable(this.principal.name)}, ${this.principal.role}) was refused ${message.type}: it needs ${needed}.`);
+      if (message.type === 'action') {
+        this.send({ type: 'action.rejected', requestId: message.requestId, vmId: message.vmId, kind: message.kind, code: 'forbidden', message: sentence, at: new Date().toISOString() });
+      } else {
+        this.send(error('forbidden', sentence, 'id' in message ? message.id : undefined));
+      }
+      return;
+    }
+    const desk = this.ctx.approvals;
     switch (message.type) {
       case 'subscribe':
         this.subscribe(message);
         return;
       case 'action':
-        this.ctx.act(message, (m) => this.send(m), this.peer);
+        if (message.kind === 'seize' && desk?.applies('seize')) desk.hold('seize', message, this);
+        else this.ctx.act(message, (m) => this.send(m), this.peer, this.principal);
+        return;
+      case 'approval.decide':
+        if (desk) desk.decide(message, this);
+        else this.send(error('unsupported', 'Nothing on this agent waits for a second person (its two-person rule is off).', message.id));
         return;
       case 'logs.query':
         this.queryLogs(message);
@@ -234,7 +261,8 @@ export class Session implements ConsoleClient {
       case 'evidence.ack':
       case 'evidence.cancel':
       case 'evidence.sanitise':
-        if (this.ctx.evidence) this.ctx.evidence.handle(this, message);
+        if (this.ctx.evidence && message.type === 'evidence.sanitise' && desk?.applies('sanitise')) desk.hold('sanitise', message, this);
+        else if (this.ctx.evidence) this.ctx.evidence.handle(this, message);
         else this.send(error('unsupported', 'This agent keeps no evidence store (it does not announce the "evidence" capability).', 'id' in message ? message.id : undefined));
         return;
       case 'error':

@@ -277,7 +277,7 @@ export class EvidenceStore {
    * every file of its captures but their manifests; each overwritten in place with zeros, read back, then removed.
    * The report says what was done file by file and what cannot be guaranteed, and is kept beside each capture.
    */
-  async sanitise(m: EvidenceSanitiseMessage): Promise<AgentMessage> {
+  async sanitise(m: EvidenceSanitiseMessage, who?: Pick<SanitisationReport, 'requestedBy' | 'approval'>): Promise<AgentMessage> {
     const vm = this.options.driver.getVm(m.vmId);
     if (vm && vm.state !== 'terminated') {
       return error('not_terminated', `${vm.name} is ${vm.state}: terminate it first, so that nothing writes to its disk while it is overwritten.`, m.id);
@@ -330,7 +330,7 @@ export class EvidenceStore {
       }
       const report: SanitisationReport = {
         vmId: m.vmId, ...(m.captureId !== undefined ? { captureId: m.captureId } : {}), startedAt, finishedAt: new Date().toISOString(),
-        actor: m.actor, reason: m.reason,
+        actor: m.actor, reason: m.reason, ...(who?.requestedBy ? { requestedBy: who.requestedBy } : {}), ...(who?.approval ? { approval: who.approval } : {}),
         method: 'NIST SP 800-88 Clear, best effort: each file overwritten in place once with zeros through the file system, synced, read back (past the page cache where the file system allows) and checked to be all zeros, then removed. Capture manifests (hashes, not content) are kept.',
         files, limits, ok: files.every((f) => f.found && f.verified && f.removed === true),
       };

@@ -47,7 +47,9 @@ export type AgentMessage =
   | EvidenceCapturesMessage
   | EvidenceSendingMessage
   | EvidenceSentMessage
-  | EvidenceSanitisedMessage;
+  | EvidenceSanitisedMessage
+  | ApprovalPendingMessage
+  | ApprovalDecidedMessage;
 /**
  * Optional sender-chosen id of a message, echoed as 'ref' by an error about it.
  *
@@ -86,6 +88,18 @@ export type PolicyId = string;
  * via the `definition` "KeyFingerprint".
  */
 export type KeyFingerprint = string;
+/**
+ * What a principal may do on an agent: viewer sees; responder also acts (every action but seize), opens consoles, pulls evidence and approves; lead also seizes, sanitises and sets the policy.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "Role".
+ */
+export type Role = 'viewer' | 'responder' | 'lead';
+/**
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "TwoPersonOperation".
+ */
+export type TwoPersonOperation = 'seize' | 'sanitise';
 /**
  * Per-agent event sequence number: strictly increasing, never reused, persisted by the agent.
  *
@@ -170,6 +184,11 @@ export type CaptureId = string;
  */
 export type CapturePath = string;
 /**
+ * This interface was referenced by `ApprovalDefs`'s JSON-Schema
+ * via the `definition` "ApprovalId".
+ */
+export type ApprovalId = string;
+/**
  * Any text frame a cockpit sends to an agent.
  */
 export type ClientMessage =
@@ -188,7 +207,8 @@ export type ClientMessage =
   | EvidencePullMessage
   | EvidenceAckMessage
   | EvidenceCancelMessage
-  | EvidenceSanitiseMessage;
+  | EvidenceSanitiseMessage
+  | ApprovalDecideMessage;
 /**
  * Only records from these sources (all when absent).
  *
@@ -362,6 +382,7 @@ export interface HelloMessage {
   latestSeq: SeqOrZero;
   oldestSeq: SeqOrZero;
   policy?: PolicyInForce;
+  access?: HelloAccess;
   time: Timestamp;
 }
 export interface AgentIdentity {
@@ -398,6 +419,32 @@ export interface PolicyInForce {
   id: PolicyId;
   version: number;
   signer: KeyFingerprint;
+}
+/**
+ * Who this connection is to the agent, and what waits for a second person.
+ */
+export interface HelloAccess {
+  principal: Principal;
+  /**
+   * Operations a second principal must approve before the agent acts.
+   *
+   * @maxItems 2
+   */
+  twoPerson: TwoPersonOperation[];
+  /**
+   * false: the agent has one shared token and cannot tell people apart, so no two-person rule can hold.
+   */
+  distinct: boolean;
+}
+/**
+ * Who the agent authenticated (by token, client certificate, or both), as its access file names them.
+ *
+ * This interface was referenced by `CordonDefs`'s JSON-Schema
+ * via the `definition` "Principal".
+ */
+export interface Principal {
+  name: string;
+  role: Role;
 }
 /**
  * Agent → cockpit: the subscription holds; events after 'since' up to 'latestSeq' are replayed first, then live ones follow.
@@ -648,7 +695,18 @@ export interface ActionAcceptedMessage {
    */
   reason?: string;
   params?: ActionParams;
+  requestedBy?: Principal;
+  approval?: ActionApproval;
   policy?: PolicyProvenance;
+}
+/**
+ * Two-person rule: the second principal who approved before the agent acted.
+ */
+export interface ActionApproval {
+  approvedBy: Principal;
+  actor?: Actor;
+  reason?: string;
+  at: Timestamp;
 }
 /**
  * Agent → cockpit: the action will not run, and why, in a sentence a responder can act on.
@@ -658,7 +716,16 @@ export interface ActionRejectedMessage {
   requestId: RequestId;
   vmId: VmId;
   kind: ActionKind;
-  code: 'unknown_vm' | 'wrong_state' | 'unsupported' | 'bad_params' | 'busy' | 'request_conflict';
+  code:
+    | 'unknown_vm'
+    | 'wrong_state'
+    | 'unsupported'
+    | 'bad_params'
+    | 'busy'
+    | 'request_conflict'
+    | 'forbidden'
+    | 'refused'
+    | 'expired';
   message: string;
   state?: VmState;
   at: Timestamp;
@@ -1053,6 +1120,8 @@ export interface EvidenceCapture {
  * via the `definition` "SanitisationReport".
  */
 export interface SanitisationReport {
+  requestedBy?: Principal;
+  approval?: ActionApproval;
   vmId: VmId;
   captureId?: CaptureId;
   startedAt: Timestamp;
@@ -1142,6 +1211,41 @@ export interface EvidenceSanitisedMessage {
   type: 'evidence.sanitised';
   ref: MessageId;
   report: SanitisationReport;
+}
+/**
+ * Agent → every cockpit: a request waits for a second principal (the two-person rule). Sent when made, and to each cockpit that connects while it waits.
+ */
+export interface ApprovalPendingMessage {
+  type: 'approval.pending';
+  approval: Approval;
+}
+/**
+ * This interface was referenced by `ApprovalDefs`'s JSON-Schema
+ * via the `definition` "Approval".
+ */
+export interface Approval {
+  approvalId: ApprovalId;
+  operation: TwoPersonOperation;
+  vmId: VmId;
+  requestId?: RequestId;
+  ref?: MessageId;
+  requestedBy: Principal;
+  actor: Actor;
+  reason: string;
+  requestedAt: Timestamp;
+  expiresAt: Timestamp;
+}
+/**
+ * Agent → every cockpit: a waiting request was approved (the agent now acts), refused, withdrawn or expired.
+ */
+export interface ApprovalDecidedMessage {
+  type: 'approval.decided';
+  approvalId: ApprovalId;
+  outcome: 'approved' | 'refused' | 'expired';
+  by?: Principal;
+  actor?: Actor;
+  reason?: string;
+  at: Timestamp;
 }
 /**
  * Cockpit → agent: send every event after 'since' (the last seq the cockpit holds; 0 for all), then live ones.
@@ -1300,6 +1404,17 @@ export interface EvidenceSanitiseMessage {
   reason: string;
 }
 /**
+ * Cockpit → agent: a second principal approves or refuses a waiting request. Answered approval.decided (to every cockpit), or error (ref = id).
+ */
+export interface ApprovalDecideMessage {
+  type: 'approval.decide';
+  id: MessageId;
+  approvalId: ApprovalId;
+  approve: boolean;
+  actor: Actor;
+  reason: string;
+}
+/**
  * Renderer → main: the parameters of the 'act' call. Main adds the actor and the request id.
  */
 export interface ActRequest {
@@ -1355,7 +1470,10 @@ export interface AgentStatus {
   agentId: AgentId;
   label: string;
   url: string;
-  link: 'connecting' | 'connected' | 'disconnected' | 'unauthorized' | 'failed';
+  /**
+   * untrusted: the agent's TLS certificate is not the pinned one, or none is pinned yet; the cockpit does not connect until the responder decides.
+   */
+  link: 'connecting' | 'connected' | 'disconnected' | 'unauthorized' | 'untrusted' | 'failed';
   host?: string;
   hypervisor?: string;
   /**
@@ -1369,6 +1487,14 @@ export interface AgentStatus {
    */
   hostGroups?: string[];
   policy?: PolicyInForce;
+  tls?: AgentTls;
+  access?: HelloAccess;
+  /**
+   * Requests on this agent waiting for a second person.
+   *
+   * @maxItems 256
+   */
+  approvals?: Approval[];
   rttMs?: number;
   lastSeq: SeqOrZero;
   agentLatestSeq?: SeqOrZero;
@@ -1382,6 +1508,16 @@ export interface AgentStatus {
   lastError?: string;
   connectedSince?: number;
   nextRetryAt?: number;
+}
+export interface AgentTls {
+  /**
+   * The SHA-256 fingerprint this cockpit trusts for the agent.
+   */
+  pinned?: string;
+  /**
+   * The fingerprint the agent presented last, when it is not the pinned one (or none is pinned).
+   */
+  presented?: string;
 }
 export interface SeqGap {
   from: Seq;
@@ -1984,7 +2120,10 @@ export interface CockpitPolicyStatus {
 export interface AgentPolicy {
   agentId: AgentId;
   label: string;
-  link: 'connecting' | 'connected' | 'disconnected' | 'unauthorized' | 'failed';
+  /**
+   * untrusted: the agent's TLS certificate is not the pinned one, or none is pinned yet; the cockpit does not connect until the responder decides.
+   */
+  link: 'connecting' | 'connected' | 'disconnected' | 'unauthorized' | 'untrusted' | 'failed';
   /**
    * @maxItems 64
    */
@@ -2130,5 +2269,11 @@ export interface CordonDefs {
  * Captures in an agent's evidence store, and the report of their sanitisation.
  */
 export interface Evidence {
+  [k: string]: unknown;
+}
+/**
+ * The two-person rule: a request that waits for a second principal's approval.
+ */
+export interface ApprovalDefs {
   [k: string]: unknown;
 }

@@ -17,7 +17,7 @@ test('no --token-file, a missing file, an empty file: refused in one line, exit 
   const empty = join(dir, 'empty');
   writeFileSync(empty, ' \n', { mode: 0o600 });
   const cases: [string[], RegExp][] = [
-    [['--listen', '127.0.0.1:0'], /--token-file is required.*\[token_missing\]/],
+    [['--listen', '127.0.0.1:0'], /--token-file \(or --access\) is required.*\[token_missing\]/],
     [['--listen', '127.0.0.1:0', '--token-file', join(dir, 'nope')], /Cannot read the token file .*ENOENT.*\[token_unreadable\]/],
     [['--listen', '127.0.0.1:0', '--token-file', empty], /is empty.*\[token_empty\]/],
   ];
@@ -29,13 +29,18 @@ test('no --token-file, a missing file, an empty file: refused in one line, exit 
   }
 });
 
-test('plain ws:// on a non-loopback address is refused, naming TLS as what is missing', BOUNDED, async (t) => {
+test('TLS flags that contradict each other are refused in one line', BOUNDED, async (t) => {
   const dir = tempDir(t);
-  for (const listen of ['0.0.0.0:0', '[::]:0', '192.0.2.1:7300']) {
-    const r = await runAgentCli(['--listen', listen, '--token-file', tokenFile(dir), '--data-dir', join(dir, 'data')]);
-    assert.equal(r.code, 2);
+  for (const [args, expected] of [
+    [['--tls-cert', join(dir, 'c.pem')], /--tls-cert and --tls-key go together.*\[bad_flag\]/],
+    [['--tls-cert', join(dir, 'c.pem'), '--tls-key', join(dir, 'k.pem'), '--tls-dir', dir], /--tls-dir.*drop one.*\[bad_flag\]/],
+    [['--tls-cert', join(dir, 'c.pem'), '--tls-key', join(dir, 'k.pem')], /Cannot read the TLS certificate .*ENOENT.*\[tls_unreadable\]/],
+    [['--access', join(dir, 'access.json')], /--access and --token-file contradict.*\[bad_flag\]/],
+  ] as [string[], RegExp][]) {
+    const r = await runAgentCli(['--listen', '127.0.0.1:0', '--token-file', tokenFile(dir), '--data-dir', join(dir, 'data'), ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stdout, '');
-    assert.match(oneLine(r.stderr), /plain ws:\/\/.*TLS.*\[tls_required\]/);
+    assert.match(oneLine(r.stderr), expected);
   }
 });
 

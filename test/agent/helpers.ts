@@ -179,10 +179,17 @@ export class TestCockpit {
     });
   }
 
-  /** Connects with the token; every message is schema-checked unless `validate` is false. */
-  static open(t: TestContext, url: string, { token = TOKEN, validate = true }: { token?: string; validate?: boolean } = {}): Promise<TestCockpit> {
+  /**
+   * Connects with the token (none: `token: null`); every message is schema-checked unless `validate` is false. On
+   * wss:// the agent's self-signed certificate is accepted as it comes (tests check its fingerprint themselves), and
+   * `clientCert` is presented for mutual TLS.
+   */
+  static open(t: TestContext, url: string, { token = TOKEN, validate = true, clientCert }: { token?: string | null; validate?: boolean; clientCert?: { cert: string; key: string } } = {}): Promise<TestCockpit> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, ['cordon.v1'], { headers: { Authorization: `Bearer ${token}` } });
+      const ws = new WebSocket(url, ['cordon.v1'], {
+        headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+        ...(url.startsWith('wss:') ? { rejectUnauthorized: false, ...(clientCert ?? {}) } : {}),
+      });
       cleanup(t, () => ws.terminate());
       const timer = setTimeout(() => reject(new Error('connect timed out')), 5000);
       const cockpit = new TestCockpit(ws, validate);

@@ -14,9 +14,9 @@ const KNOWN_CODES = new Set(['bad_json', 'bad_message', 'unknown_type', 'too_lar
 const KNOWN_TYPES: Record<Root, readonly string[] | undefined> = {
   agent: ['hello', 'subscribed', 'event', 'gap', 'inventory', 'vm', 'vm.removed', 'error', 'action.accepted', 'action.rejected',
     'action.progress', 'action.result', 'logs.result', 'policy.accepted', 'policy.current', 'console.opened', 'console.closed', 'inspect.result',
-    'evidence.captures', 'evidence.sending', 'evidence.sent', 'evidence.sanitised'],
+    'evidence.captures', 'evidence.sending', 'evidence.sent', 'evidence.sanitised', 'approval.pending', 'approval.decided'],
   client: ['subscribe', 'error', 'action', 'logs.query', 'policy.set', 'console.open', 'console.resize', 'console.pause', 'console.resume', 'console.close', 'inspect',
-    'evidence.list', 'evidence.pull', 'evidence.ack', 'evidence.cancel', 'evidence.sanitise'],
+    'evidence.list', 'evidence.pull', 'evidence.ack', 'evidence.cancel', 'evidence.sanitise', 'approval.decide'],
   push: ['events', 'agents', 'vms', 'action', 'console', 'console.closed', 'evidence'],
   snapshot: undefined,
   shell: ['call', 'reply', 'push'],

@@ -200,7 +200,7 @@ const AA = 'wire/action-accepted.json';
 bad('agent', AA, 'accepted without at', [del('at')], 'bad_message', ['"at"']);
 bad('agent', AA, 'accepted with replayed "yes"', [set('replayed', 'yes')], 'bad_message', [`'/replayed'`, 'must be boolean']);
 const AR = 'wire/action-rejected.json';
-bad('agent', AR, 'rejected with a code cordon.v1 lacks', [set('code', 'forbidden')], 'bad_message', [`'/code'`, 'unknown_vm, wrong_state, unsupported, bad_params, busy, request_conflict']);
+bad('agent', AR, 'rejected with a code cordon.v1 lacks', [set('code', 'denied')], 'bad_message', [`'/code'`, 'unknown_vm, wrong_state, unsupported, bad_params, busy, request_conflict, forbidden, refused, expired']);
 bad('agent', AR, 'rejected without a message', [del('message')], 'bad_message', ['"message"']);
 bad('agent', AR, 'rejected with state "paused"', [set('state', 'paused')], 'bad_message', [`'/state'`, 'running, frozen']);
 const AP = 'wire/action-progress.json';

@@ -148,9 +148,9 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export type UnionsAreTheDocumentedOnes = [
   Assert<Same<AgentMessage['type'], 'hello' | 'subscribed' | 'event' | 'gap' | 'inventory' | 'vm' | 'vm.removed' | 'error'
     | 'action.accepted' | 'action.rejected' | 'action.progress' | 'action.result' | 'logs.result' | 'policy.accepted' | 'policy.current' | 'console.opened' | 'console.closed' | 'inspect.result'
-    | 'evidence.captures' | 'evidence.sending' | 'evidence.sent' | 'evidence.sanitised'>>,
+    | 'evidence.captures' | 'evidence.sending' | 'evidence.sent' | 'evidence.sanitised' | 'approval.pending' | 'approval.decided'>>,
   Assert<Same<ClientMessage['type'], 'subscribe' | 'error' | 'action' | 'logs.query' | 'policy.set' | 'console.open' | 'console.resize' | 'console.pause' | 'console.resume' | 'console.close' | 'inspect'
-    | 'evidence.list' | 'evidence.pull' | 'evidence.ack' | 'evidence.cancel' | 'evidence.sanitise'>>,
+    | 'evidence.list' | 'evidence.pull' | 'evidence.ack' | 'evidence.cancel' | 'evidence.sanitise' | 'approval.decide'>>,
   Assert<Same<CockpitPush['type'], 'events' | 'agents' | 'vms' | 'action' | 'console' | 'console.closed' | 'evidence'>>,
   Assert<Same<ShellMessage['type'], 'call' | 'reply' | 'push'>>,
 ];
@@ -183,6 +183,8 @@ export function seqOf(m: AgentMessage): number | undefined {
     case 'evidence.sending':
     case 'evidence.sent':
     case 'evidence.sanitised':
+    case 'approval.pending':
+    case 'approval.decided':
       return undefined;
     default: {
       const never: never = m;
