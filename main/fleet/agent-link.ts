@@ -3,6 +3,8 @@
 // ask the agent for pages of its logs (queryLogs) and push it a signed policy (setPolicy), each answer matched to its
 // request by ref; and keep the whole policy the agent says it enforces (policy.current).
 import { EventEmitter } from 'node:events';
+import type { ClientRequest } from 'node:http';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import {
   decodeAgentMessage,
@@ -35,6 +37,10 @@ import {
   type EvidenceSanitisedMessage,
   type EvidenceSendingMessage,
   type SanitisationReport,
+  type Approval,
+  type ApprovalDecideMessage,
+  type ApprovalDecidedMessage,
+  type ApprovalPendingMessage,
 } from '../../protocol/index.ts';
 import { Backoff } from './backoff.ts';
 import { decodeFrame, encodeFrame, FRAME_KIND, MAX_BINARY_FRAME_BYTES } from '../../protocol/binary-frames.ts';
@@ -45,6 +51,13 @@ export interface AgentEndpoint {
   label: string;
   url: string;
   token: string;
+  /**
+   * The SHA-256 fingerprint of the agent's TLS certificate this cockpit trusts (wss://). Without one, the link reads
+   * the certificate the agent presents, reports it as `untrusted` and sends nothing until the responder pins it.
+   */
+  fingerprint?: string;
+  /** A client certificate and key (PEM) for mutual TLS. */
+  clientCert?: { cert: string; key: string };
 }
 
 export interface AgentLinkOptions {
@@ -74,6 +87,8 @@ export interface AgentLinkEvents {
   /** A console stream ended: the agent said so, or the connection dropped (every open stream ends with it). */
   'console.closed': [stream: number, reason: string];
   status: [];
+  /** A request waits for a second person, or was decided (the two-person rule). */
+  approval: [message: ApprovalPendingMessage | ApprovalDecidedMessage];
 }
 
 const MAX_GAPS_KEPT = 1000;
@@ -133,6 +148,8 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
   /** Output of streams whose console.opened is not yet handed over (the agent sends a backlog right behind it). */
   private readonly opening = new Map<number, { chunks: Buffer[]; bytes: number }>();
   private nextStream = 1;
+  /** Requests on this agent waiting for a second person (approval.pending until approval.decided). */
+  private readonly approvals = new Map<string, Approval>();
   /** Evidence streams (binary frames 0x03) of the current connection, by the id this cockpit picked. */
   private readonly evidenceStreams = new Map<number, EvidenceSink>();
   private nextEvidenceStream = 1;
@@ -403,12 +420,28 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     if (this.stopped) return;
     this.assertTransportAllowed();
     this.setLink('connecting');
+    const secure = this.endpoint.url.startsWith('wss:');
     const ws = new WebSocket(this.endpoint.url, PROTOCOL, {
       headers: { Authorization: `Bearer ${this.endpoint.token}` },
       maxPayload: MAX_TEXT_FRAME_BYTES,
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
       followRedirects: false,
+      ...(secure ? {
+        // No CA vouches for an agent: its certificate is checked against the pin below, before the request (and its
+        // token) is written. Until then ws holds the request unsent.
+        rejectUnauthorized: false,
+        ...(this.endpoint.clientCert ? { cert: this.endpoint.clientCert.cert, key: this.endpoint.clientCert.key } : {}),
+        finishRequest: (req: ClientRequest) => {
+          req.once('socket', (socket) => {
+            (socket as TLSSocket).once('secureConnect', () => {
+              const verdict = this.checkPin((socket as TLSSocket).getPeerCertificate());
+              if (verdict === undefined) req.end();
+              else req.destroy(new PinError(verdict));
+            });
+          });
+        },
+      } : {}),
     });
     this.ws = ws;
     ws.on('unexpected-response', (_req, res) => {
@@ -442,7 +475,13 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       this.pingSentAt = 0;
     });
     ws.on('error', (err) => {
-      if (this.status.link !== 'unauthorized') this.status.lastError = describeSocketError(err, this.endpoint.url);
+      if (err instanceof PinError) {
+        // No retry: only the responder can decide to trust another certificate.
+        this.stopped = true;
+        this.setLink('untrusted', err.message);
+        return;
+      }
+      if (this.status.link !== 'unauthorized' && this.status.link !== 'untrusted') this.status.lastError = describeSocketError(err, this.endpoint.url);
     });
     ws.on('close', () => {
       if (this.ws !== ws) return;
@@ -453,6 +492,25 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       if (this.status.link === 'connected' || this.status.link === 'connecting') this.setLink('disconnected');
       this.scheduleReconnect();
     });
+  }
+
+  /**
+   * Checks the certificate the agent presented against the pin: undefined when it is the pinned one, else the
+   * sentence that says what is wrong (and the presented fingerprint is kept in the status for the responder).
+   */
+  private checkPin(cert: PeerCertificate | undefined): string | undefined {
+    const presented = cert?.fingerprint256;
+    if (!presented) return `The agent at ${this.endpoint.url} presented no certificate; Cordon does not connect to it.`;
+    const pinned = this.endpoint.fingerprint;
+    if (pinned === presented) {
+      this.status.tls = { pinned };
+      return undefined;
+    }
+    this.status.tls = { ...(pinned ? { pinned } : {}), presented };
+    if (!pinned) {
+      return `This agent's certificate is not trusted yet. Its SHA-256 fingerprint is ${presented}. Compare it with the fingerprint the agent printed on its host (its ready line, or its log at start); trust it only if they are the same. Nothing was sent to the agent.`;
+    }
+    return `WARNING: the agent at ${this.endpoint.url} presented a different certificate (SHA-256 ${presented}) from the one this cockpit trusts (${pinned}). Someone may be intercepting the connection, or the agent's key was replaced. Cordon will not connect and sent nothing. If the agent's operator confirms a new key, remove this agent's pin in Settings and trust the new fingerprint.`;
   }
 
   /** Plain ws:// carries the token in the clear: allowed only to this machine. */
@@ -556,7 +614,24 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
       case 'action.result':
         this.emit('action', msg);
         return;
+      case 'approval.pending':
+        this.approvals.set(msg.approval.approvalId, msg.approval);
+        this.status.approvals = [...this.approvals.values()];
+        this.emit('approval', msg);
+        this.emit('status');
+        return;
+      case 'approval.decided':
+        this.approvals.delete(msg.approvalId);
+        this.status.approvals = [...this.approvals.values()];
+        this.emit('approval', msg);
+        this.emit('status');
+        return;
     }
+  }
+
+  /** A second principal's decision on a waiting request (the two-person rule); false when the link is down. */
+  decideApproval(message: Omit<ApprovalDecideMessage, 'type'>): boolean {
+    return this.send({ type: 'approval.decide', ...message });
   }
 
   private onHello(hello: HelloMessage): void {
@@ -586,6 +661,11 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     if (!hello.policy || hello.policy.id !== this.policy?.policy.id || hello.policy.version !== this.policy.policy.version) this.policy = undefined;
     if (hello.agent.hostGroups) this.status.hostGroups = [...hello.agent.hostGroups];
     else delete this.status.hostGroups;
+    if (hello.access) this.status.access = hello.access;
+    else delete this.status.access;
+    // Waiting requests are told again after the hello: what was waiting before is forgotten, not assumed.
+    this.approvals.clear();
+    this.status.approvals = [];
     Object.assign(this.status, {
       host: hello.agent.host,
       hypervisor: `${hello.hypervisor.kind} ${hello.hypervisor.version}`.trim(),
@@ -633,8 +713,10 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     this.pingTimer.unref();
   }
 
-  private send(msg: object): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  private send(msg: object): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
   }
 
   private sendError(code: string, message: string, ref?: string): void {
@@ -673,6 +755,14 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The agent's certificate is not the pinned one (or none is pinned): the link stops until the responder decides. */
+class PinError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PinError';
+  }
 }
 
 function describeSocketError(err: Error & { code?: string }, url: string): string {
