@@ -62,7 +62,8 @@ function openExternally(href: string): void {
 }
 
 /** Every session the app makes denies every permission and device (but the cockpit's clipboard writes) and fetches
- *  nothing but the app's own files. */
+ *  nothing but the app's own files. (Bluetooth pairing needs no handler: without one Electron cancels it, and no
+ *  device is ever chosen, see contentsGuard.selectBluetoothDevice.) */
 function hardenSession(ses: Session): void {
   ses.setPermissionRequestHandler((_wc, permission, callback, details) =>
     callback(permissionGranted({ permission, url: details.requestingUrl, isMainFrame: details.isMainFrame })));
@@ -70,7 +71,6 @@ function hardenSession(ses: Session): void {
     permissionGranted({ permission, url: details.requestingUrl ?? requestingOrigin, isMainFrame: details.isMainFrame }));
   ses.setDevicePermissionHandler(() => false);
   ses.setDisplayMediaRequestHandler((_request, callback) => callback({}));
-  ses.setBluetoothPairingHandler((_details, callback) => callback({ confirmed: false }));
   ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url) }));
 }
 

@@ -124,12 +124,11 @@ describe('the Electron shell, read as code', () => {
     const set = calls(main, /^ses\./).filter((c) => c.pos >= fn.pos && c.end <= fn.end).map(callee);
     assert.deepEqual(set, [
       'ses.setPermissionRequestHandler', 'ses.setPermissionCheckHandler', 'ses.setDevicePermissionHandler',
-      'ses.setDisplayMediaRequestHandler', 'ses.setBluetoothPairingHandler', 'ses.webRequest.onBeforeRequest',
+      'ses.setDisplayMediaRequestHandler', 'ses.webRequest.onBeforeRequest',
     ]);
     const text = fn.getText();
     assert.match(text, /setDevicePermissionHandler\(\(\) => false\)/);
     assert.match(text, /setDisplayMediaRequestHandler\(\(_request, callback\) => callback\(\{\}\)\)/);
-    assert.match(text, /callback\(\{ confirmed: false \}\)/);
     assert.match(text, /callback\(\{ cancel: !isAllowedRequest\(details\.url\) \}\)/);
     assert.equal(text.match(/permissionGranted\(/g)?.length, 2, 'both permission handlers ask hardening.permissionGranted');
   });
