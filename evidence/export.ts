@@ -3,13 +3,17 @@
 // and a copy checked only against the kernel's memory proves nothing about what the medium holds.
 //
 // Never overwrites: the target folder must not exist and every file is created exclusively. Never touches the
-// source. Fast where it can be: the copy moves 8 MiB chunks with a read and a write in flight and syncs a large
+// source. An export that was cut off (the cockpit killed, the machine down) is marked as such on the medium: the
+// folder holds EXPORT-INCOMPLETE.txt from before the first byte is copied until every file has been read back and
+// matched, so nobody takes it for a finished copy; the same export to the same folder then resumes it, keeping each
+// file already there only once it has been read back whole and matched (anything else there is copied again). Fast where it can be: the copy moves 8 MiB chunks with a read and a write in flight and syncs a large
 // file's data every 64 MiB in the background (so the final fsync has little left); each file is read back as soon
 // as it is synced, while the next one is copied; and the read-back hashes on two threads (dual-hash.ts). Reading a
 // file back while it is still being copied was tried and measured slower here: the medium then serves reads and
 // writes at once.
-import { constants, mkdirSync, promises as fsp, statSync, lstatSync, rmSync } from 'node:fs';
+import { constants, existsSync, mkdirSync, promises as fsp, readFileSync, statSync, lstatSync, rmSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hashFileDual } from './dual-hash.ts';
 import type { ReadMethod } from './direct-read.ts';
@@ -55,6 +59,11 @@ export interface ExportedFile extends ExportFile {
 
 export interface ExportReport {
   target: string;
+  /**
+   * Set when this export resumed one that had been cut off (the folder held EXPORT-INCOMPLETE.txt): how many files
+   * were already on the medium, read back whole and matching, and so kept rather than copied again.
+   */
+  resumed?: { kept: number; keptBytes: number };
   /** Every file, in the order given (`files`, then `extra`), each read back and matching. */
   files: ExportedFile[];
   bytes: number;
@@ -66,6 +75,11 @@ export interface ExportReport {
   ms: number;
   ok: boolean;
 }
+
+/** In the target folder while an export is under way, and after one that was cut off: removed once all matched. */
+export const INCOMPLETE_MARKER = 'EXPORT-INCOMPLETE.txt';
+/** Targets this process is exporting to now: a second export to one of them is refused, not interleaved. */
+const active = new Set<string>();
 
 /** Bytes per copy chunk; two chunks are in flight (one read, one written). */
 const COPY_CHUNK = 8 * 1024 * 1024;
@@ -96,9 +110,30 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
     })),
   ];
   checkPaths(entries.map((e) => e.path));
+  const marker = entries.find((e) => e.path.toLowerCase() === INCOMPLETE_MARKER.toLowerCase());
+  if (marker) throw new EvidenceIoError('duplicate_path', `The package path ${marker.path} is the name an export gives its mark of an unfinished copy, so nothing was exported.`);
   checkSources(sourceDir, files);
   if (options.signal?.aborted) throw abortedError(`The export to ${targetDir}`, options.signal.reason);
-  createTarget(targetDir);
+  if (active.has(targetDir)) {
+    throw new EvidenceIoError('target_busy', `An export to ${targetDir} is under way already: wait for it to finish, then check its outcome.`);
+  }
+  const resuming = createTarget(targetDir);
+  active.add(targetDir);
+  try {
+    return await exportInto(sourceDir, targetDir, entries, resuming, options, started);
+  } finally {
+    active.delete(targetDir);
+  }
+}
+
+async function exportInto(sourceDir: string, targetDir: string, entries: Entry[], resuming: boolean, options: ExportOptions, started: number): Promise<ExportReport> {
+  // Marked incomplete, durably, before the first byte: a cut from here on leaves a folder that says what it is.
+  try {
+    await writeMarker(targetDir);
+  } catch (err) {
+    if (!resuming) removePartial(targetDir, err);
+    throw writeError(join(targetDir, INCOMPLETE_MARKER), err);
+  }
 
   // One controller for both halves: a failure in either stops the other.
   const stop = new AbortController();
@@ -107,6 +142,8 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
   const allBytes = entries.reduce((n, e) => n + e.size, 0);
   const results: ExportedFile[] = new Array<ExportedFile>(entries.length);
   const ready = new Queue<number>();
+  let kept = 0;
+  let keptBytes = 0;
   let copyMs = 0;
   let verifyStart: number | undefined;
   let verifyEnd = 0;
@@ -118,8 +155,20 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
       for (const [i, e] of entries.entries()) {
         throwIfStopped(stop.signal, targetDir);
         const to = join(targetDir, ...e.path.split('/'));
-        makeParents(targetDir, e.path, folders);
+        makeParents(targetDir, e.path, folders, resuming);
         const report = (bytes: number) => options.onProgress?.({ phase: 'copy', path: e.path, bytes, totalBytes: e.size, doneBytes: done + bytes, allBytes });
+        if (resuming && existsSync(to)) {
+          // Left by the export that was cut off: kept only if it reads back whole and matching, else copied again.
+          const held = await readBackHeld(to, e, stop.signal);
+          if (held) {
+            results[i] = held;
+            kept++;
+            keptBytes += e.size;
+            done += e.size;
+            report(e.size);
+            continue;
+          }
+        }
         if (e.content) await writeNew(to, e.content, report);
         else await copyNew(join(sourceDir, ...e.path.split('/')), to, e, stop.signal, report);
         done += e.size;
@@ -156,6 +205,13 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
 
   try {
     await settleBoth(copier(), verifier(), stop);
+    // Every file is on the medium and matched: only now does the folder stop saying it is incomplete.
+    try {
+      unlinkSync(join(targetDir, INCOMPLETE_MARKER));
+    } catch (err) {
+      throw writeError(join(targetDir, INCOMPLETE_MARKER), err);
+    }
+    await syncDir(targetDir);
   } catch (err) {
     const error = stop.signal.aborted && options.signal?.aborted ? abortedError(`The export to ${targetDir}`, options.signal.reason) : err;
     if (!(error instanceof EvidenceIoError && error.code === 'readback_mismatch')) removePartial(targetDir, error);
@@ -165,8 +221,50 @@ export async function exportFolder(sourceDir: string, targetDir: string, files: 
   }
   return {
     target: targetDir, files: results, bytes: allBytes, copyMs, verifyMs: verifyStart === undefined ? 0 : verifyEnd - verifyStart,
-    ms: performance.now() - started, ok: results.every((r) => r.ok),
+    ms: performance.now() - started, ok: results.every((r) => r.ok), ...(resuming ? { resumed: { kept, keptBytes } } : {}),
   };
+}
+
+/** The marker a cut-off export leaves behind: a sentence for whoever opens the folder, then who was writing it. */
+async function writeMarker(targetDir: string): Promise<void> {
+  const text = 'This folder is a Cordon evidence export that has not finished: do not use it as evidence. ' +
+    'Export the package again to this same folder to resume (each file already here is kept only if it reads back whole and matching), or delete the folder.\n' +
+    `${JSON.stringify({ host: hostname(), pid: process.pid, startedAt: new Date().toISOString() })}\n`;
+  const path = join(targetDir, INCOMPLETE_MARKER);
+  const out = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+  try {
+    await out.write(text);
+    await out.sync();
+  } finally {
+    await out.close().catch(() => undefined);
+  }
+  await syncDir(targetDir);
+  await syncDir(dirname(targetDir));
+}
+
+/**
+ * A file a cut-off export left: read back past the page cache; the result when it is whole and matching, else
+ * undefined after removing it (a file cut short, or written out of order by the two copy lanes, is copied again).
+ */
+async function readBackHeld(path: string, e: Entry, signal: AbortSignal): Promise<ExportedFile | undefined> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    throw new EvidenceIoError('read_failed', `${path}, left by the export that was cut off, could not be examined (${errno(err) ?? String(err)}); the export stopped.`, { cause: err });
+  }
+  if (st.isFile() && st.size === e.size) {
+    const d = await hashFileDual(path, { direct: true, signal });
+    if (d.size === e.size && d.sha256 === e.sha256 && d.sha1 === e.sha1) {
+      return { path: e.path, size: e.size, sha256: e.sha256, sha1: e.sha1, readBack: d.readMethod, ...(d.readNote ? { readBackNote: d.readNote } : {}), ok: true };
+    }
+  }
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (err) {
+    throw writeError(path, err);
+  }
+  return undefined;
 }
 
 /** Runs both halves; the first failure stops the other, and is what is thrown once both have settled. */
@@ -240,7 +338,8 @@ function checkSources(sourceDir: string, files: ExportFile[]): void {
   }
 }
 
-function createTarget(targetDir: string): void {
+/** Creates the target folder; true when it is the folder of an export that was cut off (resumed), else false. */
+function createTarget(targetDir: string): boolean {
   const parent = dirname(targetDir);
   try {
     if (!statSync(parent).isDirectory()) throw new Error('not a folder');
@@ -249,15 +348,50 @@ function createTarget(targetDir: string): void {
   }
   try {
     mkdirSync(targetDir, { mode: 0o755 });
+    return false;
   } catch (err) {
     if (errno(err) === 'EEXIST') {
-      throw new EvidenceIoError('target_exists', `${targetDir} already exists: an export never overwrites evidence. Choose another folder, or move the existing one away first.`, { cause: err });
+      const owner = incompleteOwner(targetDir);
+      if (owner === undefined) {
+        throw new EvidenceIoError('target_exists', `${targetDir} already exists: an export never overwrites evidence. Choose another folder, or move the existing one away first.`, { cause: err });
+      }
+      if (owner.host === hostname() && owner.pid !== process.pid && alive(owner.pid)) {
+        throw new EvidenceIoError('target_busy', `${targetDir} is being exported to by another process on this machine (pid ${owner.pid}): wait for it to finish, then check its outcome.`);
+      }
+      return true;
     }
-    throw new EvidenceIoError('write_failed', `${targetDir} could not be created (${errno(err) ?? String(err)}): check that the medium is writable and not full.`, { cause: err });
+    throw new EvidenceIoError('write_failed', `${targetDir} could not be created (${errno(err) ?? String(err)}): ${mediumHint(errno(err))}. Nothing was exported.`, { cause: err });
   }
 }
 
-function makeParents(targetDir: string, path: string, folders: Set<string>): void {
+/** Who last wrote a cut-off export's folder (its marker's last line), or undefined when the folder holds no marker. */
+function incompleteOwner(targetDir: string): { host?: string; pid?: number } | undefined {
+  let text: string;
+  try {
+    if (!statSync(targetDir).isDirectory()) return undefined;
+    text = readFileSync(join(targetDir, INCOMPLETE_MARKER), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const last = JSON.parse(text.trim().split('\n').at(-1) ?? '') as { host?: unknown; pid?: unknown };
+    return { ...(typeof last.host === 'string' ? { host: last.host } : {}), ...(typeof last.pid === 'number' ? { pid: last.pid } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM';
+  }
+}
+
+function makeParents(targetDir: string, path: string, folders: Set<string>, resuming: boolean): void {
   const parts = path.split('/').slice(0, -1);
   for (let i = 1; i <= parts.length; i++) {
     const dir = join(targetDir, ...parts.slice(0, i));
@@ -265,7 +399,8 @@ function makeParents(targetDir: string, path: string, folders: Set<string>): voi
     try {
       mkdirSync(dir, { mode: 0o755 });
     } catch (err) {
-      throw writeError(dir, err);
+      // A folder the cut-off export made is used as it is (a file in its place is not: that is refused).
+      if (!(resuming && errno(err) === 'EEXIST' && lstatSync(dir).isDirectory())) throw writeError(dir, err);
     }
     folders.add(dir);
   }

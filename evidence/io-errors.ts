@@ -12,6 +12,7 @@ export type EvidenceIoCode =
   | 'unsafe_path'
   | 'duplicate_path'
   | 'target_exists'
+  | 'target_busy'
   | 'target_parent_missing'
   | 'source_changed'
   | 'readback_mismatch';

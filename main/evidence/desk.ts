@@ -116,7 +116,8 @@ export class EvidenceDesk extends EventEmitter<{ push: [CockpitPush] }> {
     const dir = this.incomingDir(agentId, capture.captureId);
     if (!existsSync(dir)) return 'no';
     const state = parseJson(readText(join(dir, 'transfer.json'))) as { files?: Record<string, { done: boolean }> } | undefined;
-    return capture.files.every((f) => state?.files?.[f.path]?.done) ? 'yes' : 'partial';
+    const files = state?.files;
+    return files && typeof files === 'object' && capture.files.every((f) => Object.hasOwn(files, f.path) && files[f.path]?.done === true) ? 'yes' : 'partial';
   }
 
   /** Starts (or joins) the pull of a capture; resolves when it is under way. Progress goes out as pushes. */
@@ -330,10 +331,11 @@ export class EvidenceDesk extends EventEmitter<{ push: [CockpitPush] }> {
           ? `Read back through the page cache for ${report.files.filter((f) => f.readBack === 'page-cache').length} file(s): ${report.files.find((f) => f.readBack === 'page-cache')?.readBackNote ?? 'the file system refused direct reads'}`.slice(0, 1024)
           : 'Every file read back past the page cache (O_DIRECT) and matched its SHA-256 and SHA-1.',
       };
-      this.push({ export: { packageId, phase: 'done', path: target, doneBytes: allBytes, allBytes, message: `Exported to ${target} and read back: every file matches.` } });
+      const resumed = report.resumed ? ` It resumed an export that had been cut off: ${report.resumed.kept} file(s) already on the medium read back whole and matching, and were kept.` : '';
+      this.push({ export: { packageId, phase: 'done', path: target, doneBytes: allBytes, allBytes, message: `Exported to ${target} and read back: every file matches.${resumed}` } });
       this.saveRecords(packageId, { ...this.records(packageId), lastExport: outcome });
       const s = this.summary(packageId);
-      await this.o.journal.appendDurable(custodyEntry(this.o.actor, { agentId: s.agentId, vmId: s.vmId, caseId: s.caseNumber, step: 'exported', details: { packageId, target, files: report.files.length, bytes: report.bytes, readBack: outcome.readBack } }));
+      await this.o.journal.appendDurable(custodyEntry(this.o.actor, { agentId: s.agentId, vmId: s.vmId, caseId: s.caseNumber, step: 'exported', details: { packageId, target, files: report.files.length, bytes: report.bytes, readBack: outcome.readBack, ...(report.resumed ? { resumed: { ...report.resumed } } : {}) } }));
       return outcome;
     } catch (err) {
       const message = (err as Error).message;

@@ -36,6 +36,11 @@ export class FaultAgent {
     return new FaultAgent(t, await freePort(), agentId, extra);
   }
 
+  /** The token file the agent reads (written by agentArgs on each start). */
+  get tokenFile(): string {
+    return join(this.dir, 'token');
+  }
+
   get url(): string {
     return `ws://127.0.0.1:${this.port}`;
   }
