@@ -6,6 +6,7 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJson } from '../protocol/canonical.ts';
 import { keyFingerprint, rawPublicKey } from '../main/journal/keys.ts';
+import { shown } from './shown.ts';
 import {
   CUSTODY_CONTEXT, GENESIS_HASH, type CustodyEntry, type Handler, type Manifest, type ManifestFile,
 } from './format.ts';
@@ -173,7 +174,7 @@ function text(node: Node, key: string): string {
   const v = node[key];
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && typeof (v as Node)['@value'] === 'string') return (v as Node)['@value'] as string;
-  throw new TypeError(`${String(node['@id'] ?? 'an entry')} has no ${key}.`);
+  throw new TypeError(`${node['@id'] === undefined ? 'An entry' : shown(node['@id'], 80)} has no ${key}.`);
 }
 
 function handler(v: unknown, what: string): Handler {
@@ -190,8 +191,8 @@ function handler(v: unknown, what: string): Handler {
 export function readEntry(node: Node): CustodyEntry {
   const sequence = node['cordon:sequence'];
   const kind = node['cordon:kind'];
-  if (typeof sequence !== 'number' || !Number.isInteger(sequence) || sequence < 1) throw new TypeError(`${String(node['@id'] ?? 'an entry')} has no valid cordon:sequence.`);
-  if (kind !== 'seizure' && kind !== 'transfer') throw new TypeError(`Entry ${sequence}'s kind "${String(kind)}" is neither seizure nor transfer.`);
+  if (typeof sequence !== 'number' || !Number.isInteger(sequence) || sequence < 1) throw new TypeError(`${node['@id'] === undefined ? 'An entry' : shown(node['@id'], 80)} has no valid cordon:sequence.`);
+  if (kind !== 'seizure' && kind !== 'transfer') throw new TypeError(`Entry ${sequence}'s kind "${shown(kind, 40)}" is neither seizure nor transfer.`);
   const location = node['uco-action:location'];
   return {
     sequence, kind,
@@ -239,8 +240,9 @@ export function checkChain(doc: CustodyDocument, manifestSha256: string): Custod
     if (entry.previousEntryHash !== previousHash) {
       findings.push({ sequence: entry.sequence, message: `Custody entry ${entry.sequence} does not follow the entry before it (it names ${short(entry.previousEntryHash)}, the entry before hashes to ${short(previousHash)}): an entry was altered, removed, inserted or reordered.` });
     }
-    if (text(node, 'cordon:manifestSha256') !== manifestSha256) {
-      findings.push({ sequence: entry.sequence, message: `Custody entry ${entry.sequence} was signed for another manifest (SHA-256 ${short(text(node, 'cordon:manifestSha256'))}, this one is ${short(manifestSha256)}).` });
+    const bound = node['cordon:manifestSha256'];
+    if (bound !== manifestSha256) {
+      findings.push({ sequence: entry.sequence, message: `Custody entry ${entry.sequence} was signed for another manifest (SHA-256 ${typeof bound === 'string' ? short(bound) : 'missing'}, this one is ${short(manifestSha256)}).` });
     }
     let key: KeyObject | undefined;
     try {
@@ -252,7 +254,7 @@ export function checkChain(doc: CustodyDocument, manifestSha256: string): Custod
     }
     if (key) {
       const fingerprint = keyFingerprint(rawPublicKey(key));
-      if (fingerprint !== entry.signerFingerprint) findings.push({ sequence: entry.sequence, message: `Custody entry ${entry.sequence} names key ${entry.signerFingerprint} but carries key ${fingerprint}.` });
+      if (fingerprint !== entry.signerFingerprint) findings.push({ sequence: entry.sequence, message: `Custody entry ${entry.sequence} names key ${shown(entry.signerFingerprint, 64)} but carries key ${fingerprint}.` });
       const ok = verify(null, Buffer.from(canonicalJson(unsigned(node)), 'utf8'), key, Buffer.from(entry.signature, 'base64'));
       if (!ok) findings.push({ sequence: entry.sequence, message: `Custody entry ${entry.sequence}'s signature does not verify: the entry was altered after it was signed.` });
     }
@@ -262,7 +264,7 @@ export function checkChain(doc: CustodyDocument, manifestSha256: string): Custod
 }
 
 function short(hex: string): string {
-  return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
+  return shown(hex, 16);
 }
 
 /** custody.jsonld's bytes: two-space JSON and a final newline (what custody.jsonld.sig covers). */

@@ -10,6 +10,7 @@ import { checkChain, parseCustody, readEntries, type CustodyDocument } from './c
 import { hashFileDual } from './dual-hash.ts';
 import { EVIDENCE_DIR, PACKAGE_FORMAT, PACKAGE_ROOT_FILES, SIGNED_FILES, type CustodyEntry, type Manifest, type ManifestFile } from './format.ts';
 import { sha256Hex } from './package.ts';
+import { shown } from './shown.ts';
 
 export type FindingCode =
   | 'not_a_package' | 'bad_manifest' | 'missing_file' | 'added_file' | 'altered_file' | 'bad_signature'
@@ -63,12 +64,19 @@ function safeEvidencePath(path: string): boolean {
   return parts[0] === EVIDENCE_DIR && parts.length >= 2 && parts.every((p) => p !== '' && p !== '.' && p !== '..');
 }
 
+/** A manifest entry with the fields verification reads, of the right types. */
+function isFileRecord(f: unknown): f is ManifestFile {
+  if (f === null || typeof f !== 'object' || Array.isArray(f)) return false;
+  const r = f as Record<string, unknown>;
+  return typeof r.path === 'string' && Number.isSafeInteger(r.size) && typeof r.sha256 === 'string' && typeof r.sha1 === 'string';
+}
+
 function listFiles(dir: string, rel: string, out: string[], findings: Finding[]): void {
   for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
     const path = `${rel}/${e.name}`;
     if (e.isDirectory()) listFiles(dir, path, out, findings);
     else if (e.isFile()) out.push(path);
-    else findings.push({ code: 'added_file', path, message: `${path} is not a regular file (a link or device): a package holds files only.` });
+    else findings.push({ code: 'added_file', path, message: `${shown(path, 64)} is not a regular file (a link or device): a package holds files only.` });
   }
 }
 
@@ -89,14 +97,14 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
     if (!lstatSync(dir).isDirectory()) throw new Error('not a folder');
     root = readdirSync(dir);
   } catch (err) {
-    find({ code: 'not_a_package', message: `${dir} cannot be read as a package folder (${(err as Error).message}).` });
+    find({ code: 'not_a_package', message: `${shown(dir, 1024)} cannot be read as a package folder (${shown((err as Error).message, 300)}).` });
     return done();
   }
 
   // The root holds the package's own files and evidence/, nothing else.
   const allowed = new Set<string>([...PACKAGE_ROOT_FILES, EVIDENCE_DIR]);
   for (const name of root.sort()) {
-    if (!allowed.has(name)) find({ code: 'added_file', path: name, message: `${name} is not part of a package: it was added after the package was sealed.` });
+    if (!allowed.has(name)) find({ code: 'added_file', path: name, message: `${shown(name, 64)} is not part of a package: it was added after the package was sealed.` });
   }
   for (const name of [...PACKAGE_ROOT_FILES.filter((n) => n !== 'VERIFY.txt'), EVIDENCE_DIR]) {
     if (!root.includes(name)) find({ code: 'missing_file', path: name, message: `${name} is missing from the package.` });
@@ -112,31 +120,40 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
     manifest = m;
     report.manifest = m;
   } catch (err) {
-    if (root.includes('manifest.json')) find({ code: 'bad_manifest', path: 'manifest.json', message: `manifest.json cannot be read: ${(err as Error).message}.` });
+    // JSON.parse's complaint quotes the file: shown, so a forged manifest cannot write to the reader's terminal.
+    if (root.includes('manifest.json')) find({ code: 'bad_manifest', path: 'manifest.json', message: `manifest.json cannot be read: ${shown((err as Error).message, 300)}.` });
   }
 
   // Evidence files: listed ⇔ present, and each one's bytes as the manifest says.
   if (manifest) {
     const listed = new Map<string, ManifestFile>();
-    for (const f of manifest.files) {
-      if (!safeEvidencePath(f.path)) {
-        find({ code: 'bad_manifest', path: String(f.path), message: `The manifest lists "${String(f.path)}", a path outside evidence/: it is refused unread.` });
+    for (const [i, f] of manifest.files.entries()) {
+      // Whatever the manifest holds: an entry that is not a file record, or a path outside evidence/, is refused unread.
+      if (!isFileRecord(f)) {
+        find({ code: 'bad_manifest', path: 'manifest.json', message: `File entry ${i + 1} of the manifest is not a file record (a path, a size, a SHA-256 and a SHA-1): it is refused.` });
         continue;
       }
-      if (listed.has(f.path)) find({ code: 'bad_manifest', path: f.path, message: `The manifest lists ${f.path} twice.` });
+      if (!safeEvidencePath(f.path)) {
+        find({ code: 'bad_manifest', path: shown(f.path, 1024), message: `The manifest lists "${shown(f.path, 64)}", a path outside evidence/: it is refused unread.` });
+        continue;
+      }
+      if (listed.has(f.path)) find({ code: 'bad_manifest', path: f.path, message: `The manifest lists ${shown(f.path, 64)} twice.` });
       listed.set(f.path, f);
     }
     const present: string[] = [];
     if (root.includes(EVIDENCE_DIR)) {
       try {
-        listFiles(dir, EVIDENCE_DIR, present, report.findings);
+        // evidence/ itself a link would have the files hashed wherever it leads: only a real folder is read.
+        if (!lstatSync(join(dir, EVIDENCE_DIR)).isDirectory()) {
+          find({ code: 'added_file', path: EVIDENCE_DIR, message: 'evidence/ is not a folder (a link or a file): a package holds its evidence in a folder of its own, so none of it was read.' });
+        } else listFiles(dir, EVIDENCE_DIR, present, report.findings);
       } catch (err) {
-        find({ code: 'unreadable', path: EVIDENCE_DIR, message: `evidence/ cannot be listed (${(err as Error).message}).` });
+        find({ code: 'unreadable', path: EVIDENCE_DIR, message: `evidence/ cannot be listed (${shown((err as Error).message, 300)}).` });
       }
     }
     const presentSet = new Set(present);
     for (const path of present.sort()) {
-      if (!listed.has(path)) find({ code: 'added_file', path, message: `${path} is not in the manifest: it was added after the package was sealed.` });
+      if (!listed.has(path)) find({ code: 'added_file', path, message: `${shown(path, 64)} is not in the manifest: it was added after the package was sealed.` });
     }
     const toCheck = [...listed.values()];
     let index = 0;
@@ -144,7 +161,7 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
       options.signal?.throwIfAborted();
       options.onFile?.(f.path, index++, toCheck.length);
       if (!presentSet.has(f.path)) {
-        find({ code: 'missing_file', path: f.path, message: `${f.path} is listed in the manifest (SHA-256 ${f.sha256}) but missing from the package.` });
+        find({ code: 'missing_file', path: f.path, message: `${shown(f.path, 64)} is listed in the manifest (SHA-256 ${shown(f.sha256, 64)}) but missing from the package.` });
         continue;
       }
       try {
@@ -153,11 +170,11 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
         const ok = d.size === f.size && d.sha256 === f.sha256 && d.sha1 === f.sha1;
         report.files.push({ path: f.path, size: d.size, sha256: d.sha256, sha1: d.sha1, ok });
         if (!ok) {
-          const what = d.size !== f.size ? `its size is ${d.size} bytes, the manifest says ${f.size}` : `its SHA-256 is ${d.sha256}, the manifest says ${f.sha256}`;
-          find({ code: 'altered_file', path: f.path, message: `${f.path} was altered: ${what}.` });
+          const what = d.size !== f.size ? `its size is ${d.size} bytes, the manifest says ${shown(f.size, 32)}` : `its SHA-256 is ${d.sha256}, the manifest says ${shown(f.sha256, 64)}`;
+          find({ code: 'altered_file', path: f.path, message: `${shown(f.path, 64)} was altered: ${what}.` });
         }
       } catch (err) {
-        find({ code: 'unreadable', path: f.path, message: `${f.path} cannot be read (${(err as Error).message}).` });
+        find({ code: 'unreadable', path: f.path, message: `${shown(f.path, 64)} cannot be read (${shown((err as Error).message, 300)}).` });
       }
     }
   }
@@ -172,7 +189,7 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
     report.signers.push(signerFingerprint);
   } catch (err) {
     signer = undefined;
-    if (root.includes('signer.pem')) find({ code: 'bad_signature', path: 'signer.pem', message: `signer.pem does not hold an Ed25519 public key (${(err as Error).message}).` });
+    if (root.includes('signer.pem')) find({ code: 'bad_signature', path: 'signer.pem', message: `signer.pem does not hold an Ed25519 public key (${shown((err as Error).message, 300)}).` });
   }
   if (signer) {
     for (const name of SIGNED_FILES) {
@@ -193,10 +210,15 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
   try {
     custody = parseCustody(readFileSync(join(dir, 'custody.jsonld')));
   } catch (err) {
-    if (root.includes('custody.jsonld')) find({ code: 'custody_chain', path: 'custody.jsonld', message: `custody.jsonld cannot be read: ${(err as Error).message}.` });
+    if (root.includes('custody.jsonld')) find({ code: 'custody_chain', path: 'custody.jsonld', message: `custody.jsonld cannot be read: ${shown((err as Error).message, 300)}.` });
   }
   if (custody && manifestBytes) {
-    for (const f of checkChain(custody, sha256Hex(manifestBytes))) find({ code: 'custody_chain', path: 'custody.jsonld', sequence: f.sequence, message: f.message });
+    try {
+      for (const f of checkChain(custody, sha256Hex(manifestBytes))) find({ code: 'custody_chain', path: 'custody.jsonld', sequence: f.sequence, message: f.message });
+    } catch (err) {
+      // A record too deep to hash, or shaped so that no entry can be read: the chain cannot hold.
+      find({ code: 'custody_chain', path: 'custody.jsonld', message: `custody.jsonld cannot be checked: ${shown((err as Error).message, 300)}.` });
+    }
     try {
       report.custody = readEntries(custody);
     } catch {
@@ -205,7 +227,7 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
     for (const e of report.custody) if (!report.signers.includes(e.signerFingerprint)) report.signers.push(e.signerFingerprint);
     const last = report.custody[report.custody.length - 1];
     if (last && signerFingerprint && last.signerFingerprint !== signerFingerprint) {
-      find({ code: 'unexpected_key', path: 'signer.pem', message: `The package is signed by ${signerFingerprint}, but its latest custody entry (${last.sequence}) was signed by ${last.signerFingerprint}: someone re-signed the package without recording a custody entry.` });
+      find({ code: 'unexpected_key', path: 'signer.pem', message: `The package is signed by ${signerFingerprint}, but its latest custody entry (${last.sequence}) was signed by ${shown(last.signerFingerprint, 64)}: someone re-signed the package without recording a custody entry.` });
     }
   }
 
@@ -213,7 +235,7 @@ export async function verifyPackage(dir: string, options: VerifyOptions = {}): P
   const trusted = new Set(options.trustedKeys ?? []);
   if (trusted.size > 0) {
     for (const fp of report.signers) {
-      if (!trusted.has(fp)) find({ code: 'unexpected_key', message: `Key ${fp} signed part of this package, and it is not a key you said to trust (${[...trusted].join(', ')}).` });
+      if (!trusted.has(fp)) find({ code: 'unexpected_key', message: `Key ${shown(fp, 64)} signed part of this package, and it is not a key you said to trust (${[...trusted].join(', ')}).` });
     }
   }
   return done();
