@@ -64,13 +64,20 @@ interface TransferState {
   files: Record<string, { acked: number; done: boolean; resumedFrom: number[] }>;
 }
 
+/** transfer.json's files, each with the fields a resume reads (a damaged or hand-edited file starts over). */
+function isFileStates(files: unknown): files is TransferState['files'] {
+  if (files === null || typeof files !== 'object' || Array.isArray(files)) return false;
+  return Object.values(files).every((s: unknown) => s !== null && typeof s === 'object' && Number.isSafeInteger((s as { acked?: unknown }).acked) && (s as { acked: number }).acked >= 0
+    && typeof (s as { done?: unknown }).done === 'boolean' && Array.isArray((s as { resumedFrom?: unknown }).resumedFrom));
+}
+
 /** Pulls every file of `capture` into `dir`, resuming where an earlier pull of the same capture left it. */
 export async function pullCapture(o: PullOptions): Promise<PullResult> {
   const started = performance.now();
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   const statePath = join(o.dir, STATE_FILE);
   const loaded = parseJson(readText(statePath)) as TransferState | undefined;
-  const state: TransferState = loaded && loaded.captureId === o.capture.captureId ? loaded : { agentId: o.agentId, captureId: o.capture.captureId, files: {} };
+  const state: TransferState = loaded && loaded.captureId === o.capture.captureId && isFileStates(loaded.files) ? loaded : { agentId: o.agentId, captureId: o.capture.captureId, files: {} };
   const save = () => writeFileDurably(statePath, `${JSON.stringify(state)}\n`);
   const totalBytes = o.capture.files.reduce((n, f) => n + f.size, 0);
   const meter = new Meter();
@@ -90,7 +97,8 @@ export async function pullCapture(o: PullOptions): Promise<PullResult> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file.path)) throw new TransferError('bad_path', `The agent lists a capture file named "${file.path.slice(0, 80)}", which is not a plain file name; the pull stops.`);
     const final = join(o.dir, file.path);
     const part = `${final}.part`;
-    const s = (state.files[file.path] ??= { acked: 0, done: false, resumedFrom: [] });
+    // Own entries only: a file the agent names "constructor" or "toString" must not get Object's members as its state.
+    const s = Object.hasOwn(state.files, file.path) ? state.files[file.path]! : (state.files[file.path] = { acked: 0, done: false, resumedFrom: [] });
     if (s.done && existsSync(final) && statSync(final).size === file.size) {
       doneBytes += file.size;
       files.push({ ...file, resumedFrom: s.resumedFrom });
