@@ -215,6 +215,9 @@ async function exportInto(sourceDir: string, targetDir: string, entries: Entry[]
   } catch (err) {
     const error = stop.signal.aborted && options.signal?.aborted ? abortedError(`The export to ${targetDir}`, options.signal.reason) : err;
     if (!(error instanceof EvidenceIoError && error.code === 'readback_mismatch')) removePartial(targetDir, error);
+    if (error instanceof EvidenceIoError && error.code === 'write_failed' && errno(error.cause) === 'ENOSPC' && !existsSync(targetDir)) {
+      error.message += ` The incomplete copy was removed: export again to a medium with at least ${Math.ceil(allBytes / (1024 * 1024))} MiB free.`;
+    }
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);

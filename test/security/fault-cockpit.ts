@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { buildRenderer } from '../../bench/lib.ts';
 import { decodeShellMessage, type CockpitPush, type JournalPage, type JournalStoredRecord } from '../../protocol/index.ts';
+import { cleanup } from '../agent/helpers.ts';
 import { ROOT, startNodeProcess, type RunningProcess } from '../helpers/processes.ts';
 
 /** The shell serves the built renderer and refuses to start without it; the tests use only its API. */
@@ -53,7 +54,7 @@ export class FaultCockpit {
     ensureRenderer();
     const proc = await startNodeProcess('main/browser-shell/cli.ts', ['--data-dir', this.dataDir, '--json'], 60_000);
     this.proc = proc;
-    this.t.after(async () => {
+    cleanup(this.t, async () => {
       if (proc.child.exitCode === null && proc.child.signalCode === null) {
         this.intended.add(proc);
         await proc.kill('SIGKILL');
