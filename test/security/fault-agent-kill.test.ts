@@ -6,36 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FleetHub } from '../../main/fleet/hub.ts';
-import type { AgentLink } from '../../main/fleet/agent-link.ts';
-import type { ActionMessage, ActionResultMessage, AgentStatus, CockpitPush } from '../../protocol/index.ts';
+import type { ActionMessage, ActionResultMessage, CockpitPush } from '../../protocol/index.ts';
 import { TOKEN } from '../agent/helpers.ts';
 import { record } from './campaign.ts';
-import { assertSentence, FAULT_BOUNDED, FaultAgent, Received, tally, until, type SeqTally } from './fault-kit.ts';
+import { assertSentence, FAULT_BOUNDED, FaultAgent, Received, settle, until } from './fault-kit.ts';
 
 const KILLS_MID_STREAM = 3;
-
-/**
- * Ends a fault run: one more kill, a start that makes no new events, the cockpit catching up with everything the
- * earlier runs stored; then the agent stops cleanly and what the link received is checked against its log on disk.
- */
-async function settle(agent: FaultAgent, hub: FleetHub, link: AgentLink, received: Received): Promise<{ r: SeqTally; status: AgentStatus }> {
-  const before = link.snapshotStatus().reconnects;
-  if (agent.running) await agent.kill9();
-  await agent.start(['--rate', '0']);
-  await until(() => {
-    const s = link.snapshotStatus();
-    return s.link === 'connected' && s.reconnects > before && s.agentLatestSeq !== undefined && s.lastSeq >= s.agentLatestSeq;
-  }, 'the cockpit to catch up after the last restart');
-  const status = link.snapshotStatus();
-  hub.removeAgent(agent.agentId);
-  await agent.stop();
-  const r = tally(agent.eventLog(), received.bySeq, status.lastSeq);
-  assert.deepEqual(status.gaps, [], 'the agent said no range was gone');
-  assert.equal(r.lost, 0, `no event lost: ${r.examples.join('; ')}`);
-  assert.equal(r.doubled, 0, `no event doubled: ${r.examples.join('; ')}`);
-  assert.equal(r.invented, 0, `no event the agent did not store: ${r.examples.join('; ')}`);
-  return { r, status };
-}
 
 test('agent killed (SIGKILL) mid-stream three times at a high rate: every event arrives exactly once, byte for byte', FAULT_BOUNDED, async (t) => {
   const agent = await FaultAgent.create(t, ['--vms', '6', '--rate', '4000', '--no-logs']);

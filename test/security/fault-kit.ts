@@ -4,10 +4,15 @@
 // journal read back to count how many times each request id began; and a count of processes that ended without
 // being told to (a crash). Holds no test itself.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { agentArgs, spawnAgent, tempDir, type AgentProcess } from '../agent/helpers.ts';
+import type { ReadyLine } from '../../agent/flags.ts';
+import type { AgentLink } from '../../main/fleet/agent-link.ts';
+import type { FleetHub } from '../../main/fleet/hub.ts';
+import type { AgentStatus } from '../../protocol/index.ts';
+import { agentArgs, cleanup, ROOT, tempDir, type AgentProcess } from '../agent/helpers.ts';
 import { freePort } from '../helpers/processes.ts';
 
 /** Fault tests start and kill several processes on a shared, noisy machine: a generous deadline each. */
@@ -27,13 +32,18 @@ export class FaultAgent {
   kills = 0;
   private readonly intended = new WeakSet<AgentProcess>();
 
-  private constructor(private readonly t: TestContext, readonly port: number, readonly agentId: string, private readonly extra: string[]) {
+  /** The TLS certificate's fingerprint from the last ready line (wss:// off loopback). */
+  fingerprint: string | undefined;
+  private lastUrl = '';
+
+  private constructor(private readonly t: TestContext, readonly port: number, readonly agentId: string, private readonly extra: string[], private readonly where: AgentPlace) {
     this.dir = tempDir(t, 'cordon-fault-');
     this.dataDir = join(this.dir, 'data');
   }
 
-  static async create(t: TestContext, extra: string[] = [], agentId = 'test-agent'): Promise<FaultAgent> {
-    return new FaultAgent(t, await freePort(), agentId, extra);
+  /** `where`: the address to listen on (default 127.0.0.1), and a network namespace to run in (ip netns exec). */
+  static async create(t: TestContext, extra: string[] = [], agentId = 'test-agent', where: AgentPlace = {}): Promise<FaultAgent> {
+    return new FaultAgent(t, where.port ?? await freePort(), agentId, extra, where);
   }
 
   /** The token file the agent reads (written by agentArgs on each start). */
@@ -41,15 +51,18 @@ export class FaultAgent {
     return join(this.dir, 'token');
   }
 
+  /** The address the agent said it serves (wss:// off loopback), or the plain loopback one before its first start. */
   get url(): string {
-    return `ws://127.0.0.1:${this.port}`;
+    return this.lastUrl || `ws://${this.where.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   /** Starts the agent (same data dir, same port), `more` overriding earlier flags (e.g. ['--rate', '0']). */
   async start(more: string[] = []): Promise<AgentProcess> {
-    const args = [...agentArgs(this.dir, [...this.extra, '--listen', `127.0.0.1:${this.port}`, '--agent-id', this.agentId, ...more], this.dataDir)];
-    const proc = await spawnAgent(this.t, args, 60_000);
+    const args = [...agentArgs(this.dir, [...this.extra, '--listen', `${this.where.host ?? '127.0.0.1'}:${this.port}`, '--agent-id', this.agentId, ...more], this.dataDir)];
+    const proc = await spawnReady(this.t, this.where.netns ? ['ip', 'netns', 'exec', this.where.netns] : [], args, 60_000);
     this.proc = proc;
+    this.lastUrl = proc.ready.url;
+    this.fingerprint = proc.ready.fingerprint;
     void proc.exited.then(({ signal, code }) => {
       if (!this.intended.has(proc)) {
         this.crashes++;
@@ -93,6 +106,51 @@ export class FaultAgent {
   actionBegins(): Map<string, number> {
     return readActionBegins(this.dataDir);
   }
+}
+
+export interface AgentPlace {
+  host?: string;
+  port?: number;
+  netns?: string;
+}
+
+/**
+ * Starts the agent CLI (behind `prefix`, e.g. `ip netns exec NS`, which execs it: the pid is the agent's own) and
+ * waits for its ready line; killed after the test, through the harness's cleanup stack.
+ */
+async function spawnReady(t: TestContext, prefix: string[], args: string[], timeoutMs: number): Promise<AgentProcess> {
+  const argv = [process.execPath, '--import', 'tsx', 'agent/cli.ts', ...args];
+  const [cmd, ...rest] = [...prefix, ...argv];
+  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (chunk: Buffer) => { err = (err + chunk.toString()).slice(-50_000); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  cleanup(t, async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const ready = await new Promise<ReadyLine>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.slice(0, nl)) as ReadyLine);
+      } catch (e) {
+        reject(new Error(`the ready line is not JSON: ${out.slice(0, nl)} (${(e as Error).message})`));
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`the agent exited (code ${code}, signal ${signal}) before its ready line; stderr:\n${err}`));
+    });
+  });
+  return { child, ready, stderr: () => err, exited };
 }
 
 export function readEventLog(dataDir: string): Map<number, string> {
@@ -213,3 +271,27 @@ export function assertSentence(message: string | undefined, what: string): void 
   assert.match(message, /^[A-Z0-9/"'`(].*[.!?)]$/s, `${what}: "${message}" reads as a sentence`);
   assert.doesNotMatch(message, /\bat [A-Za-z.<>]+ \(.*:\d+:\d+\)|undefined|\[object Object\]/, `${what}: "${message}" carries no stack trace or placeholder`);
 }
+
+/**
+ * Ends a fault run: one more kill, a start that makes no new events, the cockpit catching up with everything the
+ * earlier runs stored; then the agent stops cleanly and what the link received is checked against its log on disk.
+ */
+export async function settle(agent: FaultAgent, hub: FleetHub, link: AgentLink, received: Received): Promise<{ r: SeqTally; status: AgentStatus }> {
+  const before = link.snapshotStatus().reconnects;
+  if (agent.running) await agent.kill9();
+  await agent.start(['--rate', '0']);
+  await until(() => {
+    const s = link.snapshotStatus();
+    return s.link === 'connected' && s.reconnects > before && s.agentLatestSeq !== undefined && s.lastSeq >= s.agentLatestSeq;
+  }, 'the cockpit to catch up after the last restart');
+  const status = link.snapshotStatus();
+  hub.removeAgent(agent.agentId);
+  await agent.stop();
+  const r = tally(agent.eventLog(), received.bySeq, status.lastSeq);
+  assert.deepEqual(status.gaps, [], 'the agent said no range was gone');
+  assert.equal(r.lost, 0, `no event lost: ${r.examples.join('; ')}`);
+  assert.equal(r.doubled, 0, `no event doubled: ${r.examples.join('; ')}`);
+  assert.equal(r.invented, 0, `no event the agent did not store: ${r.examples.join('; ')}`);
+  return { r, status };
+}
+
