@@ -68,11 +68,16 @@ export function* readBundle(path: string): Generator<BundleHeader | BundleItem> 
     for (const raw of lines(fd)) {
       line++;
       if (!header) {
-        const h = parse(raw, line) as Partial<BundleHeader>;
-        if (h.t !== BUNDLE_TYPE || h.v !== 1) throw bad(line, `is not a ${BUNDLE_TYPE} header (version 1)`);
+        const h = parse(raw, line) as Partial<BundleHeader> | null;
+        if (!isObject(h) || h.t !== BUNDLE_TYPE || h.v !== 1) throw bad(line, `is not a ${BUNDLE_TYPE} header (version 1)`);
         if ((h.scope !== 'full' && h.scope !== 'slice') || typeof h.device !== 'string' || typeof h.origin !== 'string' || !Number.isSafeInteger(h.records) || !Array.isArray(h.keys)) {
           throw bad(line, 'is a header without scope, device, origin, records and keys');
         }
+        // The header is not signed: what the import keeps of it (the device, the slice's filter) must be small and flat.
+        if (h.device.length === 0 || h.device.length > 256 || h.origin.length > 1024 || h.records! < 0 || !h.keys.every(isObject)) {
+          throw bad(line, 'is a header whose device, origin, record count or keys are out of bounds');
+        }
+        if (h.filter !== undefined && !isFlatFilter(h.filter)) throw bad(line, 'is a header whose slice filter is not a flat set of fields');
         header = h as BundleHeader;
         yield header;
         continue;
@@ -93,7 +98,8 @@ export function* readBundle(path: string): Generator<BundleHeader | BundleItem> 
         if (proof.some((p) => p.length !== 32)) throw bad(line, 'has a proof hash that is not 32 bytes');
         yield { type: 'proved', line, index: head.i as number, proof, bytes: raw.subarray(at + SLICE_R.length, raw.length - 1) };
       } else {
-        const v = parse(raw, line) as { t?: string; size?: unknown; time?: unknown; note?: unknown; records?: unknown };
+        const v = parse(raw, line) as { t?: string; size?: unknown; time?: unknown; note?: unknown; records?: unknown } | null;
+        if (!isObject(v)) throw bad(line, 'is neither a checkpoint, a record nor the end');
         if (v.t === 'checkpoint' && Number.isSafeInteger(v.size) && typeof v.time === 'number' && typeof v.note === 'string') {
           yield { type: 'checkpoint', line, size: v.size as number, time: v.time, note: v.note };
         } else if (v.t === 'end' && Number.isSafeInteger(v.records)) {
@@ -105,6 +111,18 @@ export function* readBundle(path: string): Generator<BundleHeader | BundleItem> 
   } finally {
     closeSync(fd);
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A slice filter as exportBundle writes one: fields whose values are strings, numbers or short lists of them. */
+function isFlatFilter(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  const scalar = (x: unknown) => (typeof x === 'string' && x.length <= 1024) || (typeof x === 'number' && Number.isFinite(x));
+  const entries = Object.entries(v);
+  return entries.length <= 32 && entries.every(([k, x]) => k.length <= 64 && (scalar(x) || (Array.isArray(x) && x.length <= 1000 && x.every(scalar))));
 }
 
 function parse(raw: Buffer, line: number): unknown {

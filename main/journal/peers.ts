@@ -51,11 +51,15 @@ export class Peers {
     if (text !== undefined && (!v || typeof v.devices !== 'object' || !Number.isSafeInteger(v.watermark))) {
       throw new JournalError('journal_unusable', `${paths(dir).peers} is damaged: delete it and re-import the bundles (records already here are recognised by the journal's own records).`);
     }
-    return new Peers(v ?? { devices: {}, watermark: 0 });
+    const file = v ?? { devices: {}, watermark: 0 };
+    // Device ids come from bundles (another machine's word): kept in an object without a prototype, so an id such as
+    // "__proto__" or "constructor" is a device like any other, never Object.prototype or Object.
+    file.devices = Object.assign(Object.create(null) as Record<string, PeerDevice>, file.devices);
+    return new Peers(file);
   }
 
   device(id: string): PeerDevice | undefined {
-    return this.file.devices[id];
+    return Object.hasOwn(this.file.devices, id) ? this.file.devices[id] : undefined;
   }
 
   ensure(id: string, origin: string): PeerDevice {
