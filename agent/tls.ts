@@ -12,7 +12,7 @@ import { AgentError, systemCode } from './errors.ts';
 
 export { normaliseFingerprint } from '../protocol/fingerprint.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as unknown as NonNullable<Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]>);
 
 export interface TlsIdentity {
   /** PEM. */

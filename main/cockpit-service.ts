@@ -1,7 +1,7 @@
 // The cockpit API's implementation in main: both shells (Electron IPC, the browser shell's WebSocket) hand
 // every call here, already checked for sender, and forward the pushes. Plain Node, no electron.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { checkCockpitEvidenceExport, checkCockpitEvidenceHandover, checkCockpitEvidencePackageRef, checkCockpitEvidencePull, checkCockpitEvidenceSanitise, checkCockpitEvidenceSeal, checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitInspectRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
+import { checkCockpitAgentRef, checkCockpitAgentTrust, checkCockpitApprovalDecide, checkCockpitEvidenceExport, checkCockpitEvidenceHandover, checkCockpitEvidencePackageRef, checkCockpitEvidencePull, checkCockpitEvidenceSanitise, checkCockpitEvidenceSeal, checkActRequest, checkCockpitConsoleAck, checkCockpitConsoleClose, checkCockpitConsoleInput, checkCockpitConsoleOpen, checkCockpitConsoleRecordingQuery, checkCockpitConsoleRecordingsQuery, checkCockpitConsoleResize, checkCockpitInspectRequest, checkCockpitLogsQuery, checkCockpitPolicyPush, checkJournalQuery, type Actor, type CockpitPolicyPush, type CockpitPolicyPushResult, type CockpitPolicyStatus, type CockpitPush, type ErrorMessage, type JournalHealth, type JournalPage } from '../protocol/index.ts';
 import { checkPolicy } from '../protocol/policy.ts';
 import { keyFingerprint, signPolicy } from '../agent/policy/signing.ts';
 import { changeEntry } from './journal/entries.ts';
@@ -53,6 +53,9 @@ const paramProblems: { [M in CockpitMethod]: (params: unknown) => string | undef
   'evidence.export': by(checkCockpitEvidenceExport),
   'evidence.sanitise': by(checkCockpitEvidenceSanitise),
   'evidence.chooseFolder': noParams,
+  'agent.trust': by(checkCockpitAgentTrust),
+  'agent.forgetPin': by(checkCockpitAgentRef),
+  'approval.decide': by(checkCockpitApprovalDecide),
   'logs.query': (p) => {
     const checked = checkCockpitLogsQuery(p);
     return checked.ok ? undefined : checked.error.message;
@@ -118,6 +121,9 @@ export class CockpitService {
       'evidence.sanitise': (p) => this.evidenceOf().sanitise(p.packageId, p.reason),
       // The Electron shell answers this one itself with a folder dialog; here (the browser shell) there is none.
       'evidence.chooseFolder': () => { throw new CockpitCallError('unsupported', 'The browser shell has no folder dialog: type the path of a folder on the removable medium.'); },
+      'agent.trust': (p) => { this.hub.trust(p.agentId, p.fingerprint, this.actor); return {}; },
+      'agent.forgetPin': (p) => { this.hub.forgetPin(p.agentId, this.actor); return {}; },
+      'approval.decide': async (p) => { await this.hub.decideApproval(p.agentId, { approvalId: p.approvalId, approve: p.approve, reason: p.reason }, this.actor); return {}; },
       'journal.verify': async () => {
         const j = this.journalOf();
         await j.verify();

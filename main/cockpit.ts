@@ -26,6 +26,8 @@ export interface CockpitOptions {
   /** The lab agent's extra arguments and name (`npm run lab -- --driver qemu`); see LabOptions. */
   labAgent?: { args?: string[]; label?: string };
   log?: (line: string) => void;
+  /** Keeps a pin the responder set or removed (the settings store); without it a pin lasts this run only. */
+  savePin?: (agentId: string, fingerprint: string | undefined) => void;
   /**
    * The journal (`dataDir/journal`): the responder's signing key, and the worker script when bundled. Default: a key
    * file `dataDir/journal-key.pem` (mode 0600); the desktop shell passes the key it keeps in safeStorage.
@@ -68,6 +70,18 @@ export function journalRecorder(journal: JournalHost): HubRecorder {
         ...(last ? { from: { id: last.id, version: last.version } } : {}),
       })]);
     },
+    approvalSeen: (agentId, m) => {
+      journal.append([changeEntry('settings', m.type === 'approval.pending' ? { name: m.approval.requestedBy.name, role: m.approval.requestedBy.role } : { name: m.by?.name ?? 'agent', role: m.by?.role ?? 'expiry' }, {
+        key: m.type === 'approval.pending' ? `approval pending ${m.approval.approvalId}` : `approval ${m.outcome} ${m.approvalId}`,
+        agentId, to: structuredClone(m.type === 'approval.pending' ? m.approval : m) as never,
+      })]);
+    },
+    approvalDecided: async (agentId, d) => {
+      await journal.appendDurable(changeEntry('settings', d.actor, { key: `approval ${d.approve ? 'approve' : 'refuse'} ${d.approvalId}`, agentId, reason: d.reason, to: { approve: d.approve } }));
+    },
+    pinChanged: (agentId, change, actor) => {
+      journal.append([changeEntry('settings', actor, { key: `agent ${agentId} certificate pin`, agentId, ...(change.from ? { from: change.from } : {}), ...(change.to ? { to: change.to } : {}) })]);
+    },
     events: (batch) => journal.append(batch.map(eventEntry)),
     actionAsked: async (rec) => { await journal.appendDurable(actionEntry('asked', rec)); },
     actionStep: (step, rec) => {
@@ -90,7 +104,7 @@ export function journalRecorder(journal: JournalHost): HubRecorder {
 export async function recordSettings(journal: JournalHost, settings: CockpitSettings, actor: Actor): Promise<boolean> {
   const effective = {
     responder: settings.responder,
-    agents: settings.agents.map((a) => ({ agentId: a.agentId, label: a.label, url: a.url, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}) })),
+    agents: settings.agents.map((a) => ({ agentId: a.agentId, label: a.label, url: a.url, ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}), ...(a.fingerprint ? { fingerprint: a.fingerprint } : {}) })),
     lab: settings.lab,
     windowSize: settings.windowSize,
     ...(settings.syslogExport ? { syslogExport: settings.syslogExport } : {}),
@@ -122,7 +136,7 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
   const exporter = opts.settings.syslogExport ? startExporter(opts.settings.syslogExport, log) : undefined;
   const recorder = journalRecorder(journal);
   const hub = new FleetHub({
-    windowSize: opts.settings.windowSize, ...opts.hub,
+    windowSize: opts.settings.windowSize, ...opts.hub, ...(opts.savePin ? { savePin: opts.savePin } : {}),
     recorder: exporter ? { ...recorder, events: (batch) => { recorder.events(batch); exporter.sendAll(batch); } } : recorder,
   });
   const { endpoints, problems } = endpointsFrom(opts.settings, opts.secrets);

@@ -10,6 +10,11 @@ export interface ConfiguredAgent {
   url: string;
   /** A file holding the bearer token (the browser shell's only way; Electron may keep it in safeStorage). */
   tokenFile?: string;
+  /** The SHA-256 fingerprint of the agent's TLS certificate, pinned when the responder trusted it (wss://). */
+  fingerprint?: string;
+  /** A client certificate and key (PEM files) for agents that ask for mutual TLS. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
 }
 
 export interface CockpitSettings {
@@ -58,6 +63,9 @@ export const SETTINGS_SCHEMA = {
         label: { type: 'string', maxLength: 256 },
         url: { type: 'string', pattern: '^wss?://', maxLength: 2048 },
         tokenFile: { type: 'string', maxLength: 4096 },
+        fingerprint: { type: 'string', pattern: '^([0-9A-F]{2}:){31}[0-9A-F]{2}$' },
+        clientCertFile: { type: 'string', maxLength: 4096 },
+        clientKeyFile: { type: 'string', maxLength: 4096 },
       },
     },
   },
@@ -99,6 +107,16 @@ export function readSettings(store: KeyValueStore): CockpitSettings {
   };
 }
 
+/** Keeps (or, with undefined, removes) the certificate pin of a configured agent in the settings store. */
+export function savePin(store: KeyValueStore, agentId: string, fingerprint: string | undefined): void {
+  const agents = ((store.get('agents') as ConfiguredAgent[] | undefined) ?? []).map((a) => {
+    if (a.agentId !== agentId) return a;
+    const { fingerprint: _old, ...rest } = a;
+    return fingerprint ? { ...rest, fingerprint } : rest;
+  });
+  store.set('agents', agents);
+}
+
 /** `udp://host:port` or `tcp://host:port` (IPv6 in brackets), as the command line takes a collector. */
 export function parseCollector(url: string, format: 'summary' | 'ocsf' = 'summary'): SyslogExportSettings {
   const m = /^(udp|tcp):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(url.trim());
@@ -135,7 +153,19 @@ export function endpointsFrom(settings: CockpitSettings, secrets: SecretSource):
       problems.push(`Agent "${agent.label}" has no token; add one in settings.`);
       continue;
     }
-    endpoints.push({ agentId: agent.agentId, label: agent.label, url: agent.url, token });
+    let clientCert: AgentEndpoint['clientCert'];
+    if (agent.clientCertFile || agent.clientKeyFile) {
+      try {
+        clientCert = { cert: readFileSync(agent.clientCertFile ?? '', 'utf8'), key: readFileSync(agent.clientKeyFile ?? '', 'utf8') };
+      } catch (err) {
+        problems.push(`Agent "${agent.label}": its client certificate or key cannot be read (${(err as Error).message}); give both files.`);
+        continue;
+      }
+    }
+    endpoints.push({
+      agentId: agent.agentId, label: agent.label, url: agent.url, token,
+      ...(agent.fingerprint ? { fingerprint: agent.fingerprint } : {}), ...(clientCert ? { clientCert } : {}),
+    });
   }
   return { endpoints, problems };
 }

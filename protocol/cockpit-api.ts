@@ -1,7 +1,7 @@
 // The cockpit API: the one contract between the renderer and main. The Electron preload and the browser shell
 // are two implementations of it; the renderer imports only these types. Add a call here, in main's
 // CockpitService, and nowhere else.
-import type { CockpitEvidenceExport, CockpitEvidenceFolder, CockpitEvidenceHandover, CockpitEvidencePackageRef, CockpitEvidencePull, CockpitEvidenceSanitise, CockpitEvidenceSeal, CockpitEvidenceStatus, EvidenceExportOutcome, EvidencePackageSummary, EvidenceVerifyOutcome, SanitisationReport, ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitInspectRequest, CockpitInspection, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
+import type { CockpitAgentRef, CockpitAgentTrust, CockpitApprovalDecide, CockpitEvidenceExport, CockpitEvidenceFolder, CockpitEvidenceHandover, CockpitEvidencePackageRef, CockpitEvidencePull, CockpitEvidenceSanitise, CockpitEvidenceSeal, CockpitEvidenceStatus, EvidenceExportOutcome, EvidencePackageSummary, EvidenceVerifyOutcome, SanitisationReport, ActRequest, ActResult, CockpitConsoleAck, CockpitConsoleClose, CockpitConsoleInput, CockpitConsoleOpen, CockpitConsoleRecording, CockpitConsoleRecordingQuery, CockpitConsoleRecordings, CockpitConsoleRecordingsQuery, CockpitConsoleResize, CockpitOk, ConsoleSession, CockpitInspectRequest, CockpitInspection, CockpitLogsPage, CockpitLogsQuery, CockpitPolicyPush, CockpitPolicyPushResult, CockpitPolicyStatus, CockpitPush, CockpitSnapshot, JournalHealth, JournalPage, JournalQueryParams } from './generated/types.ts';
 
 /** Every call the renderer may make: its parameters and its result. */
 export interface CockpitCalls {
@@ -49,6 +49,12 @@ export interface CockpitCalls {
   'evidence.export': { params: CockpitEvidenceExport; result: EvidenceExportOutcome };
   /** Asks the package's agent to overwrite what it holds of the VM (once verified and handed over). */
   'evidence.sanitise': { params: CockpitEvidenceSanitise; result: SanitisationReport };
+  /** Pins an agent's TLS certificate: the fingerprint the responder compared with the agent's (it must be the one presented). */
+  'agent.trust': { params: CockpitAgentTrust; result: CockpitOk };
+  /** Removes an agent's pin: the link reconnects and reports the certificate it finds, untrusted, for the responder to judge. */
+  'agent.forgetPin': { params: CockpitAgentRef; result: CockpitOk };
+  /** Approves or refuses a request waiting on an agent for a second person (the two-person rule). */
+  'approval.decide': { params: CockpitApprovalDecide; result: CockpitOk };
   /** A folder dialog (Electron only; the browser shell answers `unsupported`: type the path). */
   'evidence.chooseFolder': { params: Record<string, never>; result: CockpitEvidenceFolder };
 }
@@ -56,7 +62,8 @@ export interface CockpitCalls {
 export type CockpitMethod = keyof CockpitCalls;
 export const COCKPIT_METHODS: readonly CockpitMethod[] = ['snapshot', 'act', 'journal.query', 'journal.status', 'journal.verify', 'logs.query', 'policy.status', 'policy.push',
   'console.open', 'console.input', 'console.resize', 'console.ack', 'console.close', 'console.recordings', 'console.recording', 'vm.inspect',
-  'evidence.status', 'evidence.pull', 'evidence.seal', 'evidence.handover', 'evidence.verify', 'evidence.export', 'evidence.sanitise', 'evidence.chooseFolder'];
+  'evidence.status', 'evidence.pull', 'evidence.seal', 'evidence.handover', 'evidence.verify', 'evidence.export', 'evidence.sanitise', 'evidence.chooseFolder',
+  'agent.trust', 'agent.forgetPin', 'approval.decide'];
 
 export function isCockpitMethod(name: unknown): name is CockpitMethod {
   return typeof name === 'string' && (COCKPIT_METHODS as readonly string[]).includes(name);

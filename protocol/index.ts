@@ -25,6 +25,9 @@ import {
   validateCockpitInspection,
   validateCockpitEvidenceStatus,
   validateCockpitEvidencePull,
+  validateCockpitAgentTrust,
+  validateCockpitAgentRef,
+  validateCockpitApprovalDecide,
   validateCockpitEvidenceSeal,
   validateCockpitEvidenceHandover,
   validateCockpitEvidencePackageRef,
@@ -49,6 +52,9 @@ import {
 import type {
   CockpitEvidenceStatus,
   CockpitEvidencePull,
+  CockpitAgentTrust,
+  CockpitAgentRef,
+  CockpitApprovalDecide,
   CockpitEvidenceSeal,
   CockpitEvidenceHandover,
   CockpitEvidencePackageRef,
@@ -140,6 +146,9 @@ export const checkCockpitInspection = checker<CockpitInspection>(validateCockpit
 export const checkCockpitPolicyPushResult = checker<CockpitPolicyPushResult>(validateCockpitPolicyPushResult, 'answer to a policy push');
 export const checkCockpitEvidenceStatus = checker<CockpitEvidenceStatus>(validateCockpitEvidenceStatus, 'evidence status');
 export const checkCockpitEvidencePull = checker<CockpitEvidencePull>(validateCockpitEvidencePull, 'evidence pull');
+export const checkCockpitAgentTrust = checker<CockpitAgentTrust>(validateCockpitAgentTrust, 'agent trust');
+export const checkCockpitAgentRef = checker<CockpitAgentRef>(validateCockpitAgentRef, 'agent reference');
+export const checkCockpitApprovalDecide = checker<CockpitApprovalDecide>(validateCockpitApprovalDecide, 'approval decision');
 export const checkCockpitEvidenceSeal = checker<CockpitEvidenceSeal>(validateCockpitEvidenceSeal, 'package request');
 export const checkCockpitEvidenceHandover = checker<CockpitEvidenceHandover>(validateCockpitEvidenceHandover, 'custody handover');
 export const checkCockpitEvidencePackageRef = checker<CockpitEvidencePackageRef>(validateCockpitEvidencePackageRef, 'package reference');

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import Conf from 'conf';
 import { startCockpit } from '../cockpit.ts';
 import { nodeAgentSpawner } from '../node-spawner.ts';
-import { DEFAULT_SETTINGS, parseCollector, readSettings, SETTINGS_SCHEMA, tokenFileSource, type CockpitSettings } from '../settings.ts';
+import { DEFAULT_SETTINGS, parseCollector, readSettings, savePin, SETTINGS_SCHEMA, tokenFileSource, type CockpitSettings } from '../settings.ts';
 import { startBrowserShell } from './server.ts';
 
 const HELP = `Usage: npm run serve -- [options]
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     spawnAgent: nodeAgentSpawner,
     dataDir,
     forceLab: values.lab ?? false,
+    savePin: (agentId, fingerprint) => savePin(store, agentId, fingerprint),
   });
   const shell = await startBrowserShell({ service: cockpit.service, rendererDir, port: numberFlag(values.port, '--port') ?? 0 });
   if (values.json) {

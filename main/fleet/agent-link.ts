@@ -188,6 +188,19 @@ export class AgentLink extends EventEmitter<AgentLinkEvents> {
     return this.policy;
   }
 
+  /**
+   * Trusts another certificate (or none: the next connection reads the presented one and reports it untrusted), and
+   * connects again from scratch.
+   */
+  repin(fingerprint: string | undefined): void {
+    this.stop();
+    if (fingerprint) this.endpoint.fingerprint = fingerprint;
+    else delete this.endpoint.fingerprint;
+    delete this.status.tls;
+    delete this.status.lastError;
+    this.start();
+  }
+
   start(): void {
     this.stopped = false;
     this.connect();

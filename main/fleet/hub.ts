@@ -2,7 +2,7 @@
 // reaches the views in batches of about one frame, plus inventories and per-agent health.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { ActionRecord, ActRequest, Actor, AgentStatus, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, PolicyInForce, SignedPolicy, ThreatEvent, Vm, VmInspection } from '../../protocol/index.ts';
+import type { ActionRecord, ActRequest, Actor, AgentStatus, ApprovalDecidedMessage, ApprovalPendingMessage, CockpitPush, CockpitSnapshot, FeedEvent, LogsResultMessage, PolicyInForce, SignedPolicy, ThreatEvent, Vm, VmInspection } from '../../protocol/index.ts';
 import { AgentLink, LogQueryError, type ActionUpdate, type AgentEndpoint, type AgentLinkOptions, type LogsQuery } from './agent-link.ts';
 import { RecentWindow } from './event-window.ts';
 
@@ -25,6 +25,12 @@ export interface HubRecorder {
   actionStep(step: 'accepted' | 'progress' | 'rejected' | 'result', rec: ActionRecord): void;
   /** An agent told which signed policy it enforces (after each hello, and whenever it changes). */
   policySeen?(agentId: string, policy: SignedPolicy): void;
+  /** A request waits for a second person on an agent, or was decided (the two-person rule). */
+  approvalSeen?(agentId: string, message: ApprovalPendingMessage | ApprovalDecidedMessage): void;
+  /** This cockpit decided on a waiting request: recorded durably before the decision is sent. */
+  approvalDecided?(agentId: string, decision: { approvalId: string; approve: boolean; reason: string; actor: Actor }): Promise<void>;
+  /** The responder pinned an agent's certificate, or removed its pin. */
+  pinChanged?(agentId: string, change: { from?: string; to?: string }, actor: Actor): void;
 }
 
 export interface FleetHubOptions {
@@ -39,6 +45,8 @@ export interface FleetHubOptions {
   link: AgentLinkOptions;
   /** Records every event and every action step; none in tests that do not need one. */
   recorder?: HubRecorder;
+  /** Keeps a changed certificate pin (the settings store); none in tests. */
+  savePin?: (agentId: string, fingerprint: string | undefined) => void;
 }
 
 export const DEFAULT_HUB_OPTIONS: FleetHubOptions = {
@@ -129,6 +137,29 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
       }
     });
     link.on('action', (update) => this.onActionUpdate(agentId, update));
+    link.on('approval', (m) => {
+      if (m.type === 'approval.pending') {
+        const rec = m.approval.requestId ? this.actions.get(m.approval.requestId) : undefined;
+        if (rec && rec.agentId === agentId && rec.phase === 'sending') {
+          rec.approval = { approvalId: m.approval.approvalId, expiresAt: m.approval.expiresAt };
+          this.pushAction(rec);
+        }
+      }
+      if (m.type === 'approval.decided') {
+        const held = [...this.actions.values()].find((r) => r.agentId === agentId && r.approval?.approvalId === m.approvalId);
+        if (held && m.outcome === 'approved' && m.by) {
+          held.approval = { ...held.approval!, approvedBy: m.by };
+          this.pushAction(held);
+        }
+      }
+      try {
+        this.flushEvents();
+        this.options.recorder?.approvalSeen?.(agentId, m);
+      } catch {
+        // The recorder says its own failure (the journal's 'failed').
+      }
+      this.scheduleStatus();
+    });
     // After a reconnect, what was asked but not finished goes again under the same request id: the agent
     // answers with what it has (accepted, or the first result) and never runs it twice.
     link.on('ready', () => {
@@ -191,6 +222,58 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     }
     link.sendAction(this.toWire(rec));
     return rec;
+  }
+
+  /**
+   * Pins an agent's certificate: `fingerprint` must be the one it presents now (what the responder compared with the
+   * agent's own), so a certificate that changed in between is never pinned unseen. The link then connects.
+   */
+  trust(agentId: string, fingerprint: string, actor: Actor): void {
+    const link = this.configuredLink(agentId);
+    const status = link.snapshotStatus();
+    const presented = status.tls?.presented;
+    if (!presented) {
+      throw new HubError('nothing_to_trust', status.tls?.pinned
+        ? `Agent "${agentId}" is pinned already and presents its pinned certificate.`
+        : `Agent "${agentId}" has not presented a certificate yet (is it reachable over wss://?); wait for its fingerprint.`);
+    }
+    if (presented !== fingerprint) {
+      throw new HubError('fingerprint_changed', `Agent "${agentId}" now presents ${presented}, not the fingerprint you confirmed (${fingerprint}). Compare again before trusting it.`);
+    }
+    const from = status.tls?.pinned;
+    this.options.savePin?.(agentId, fingerprint);
+    this.options.recorder?.pinChanged?.(agentId, { ...(from ? { from } : {}), to: fingerprint }, actor);
+    link.repin(fingerprint);
+    this.scheduleStatus();
+  }
+
+  /** Removes an agent's pin: the link reconnects, reads the certificate it finds, and reports it untrusted. */
+  forgetPin(agentId: string, actor: Actor): void {
+    const link = this.configuredLink(agentId);
+    const from = link.endpoint.fingerprint;
+    if (!from) throw new HubError('not_pinned', `Agent "${agentId}" has no pinned certificate to remove.`);
+    this.options.savePin?.(agentId, undefined);
+    this.options.recorder?.pinChanged?.(agentId, { from }, actor);
+    link.repin(undefined);
+    this.scheduleStatus();
+  }
+
+  /** Approves or refuses a request waiting on an agent for a second person; recorded before it is sent. */
+  async decideApproval(agentId: string, decision: { approvalId: string; approve: boolean; reason: string }, actor: Actor): Promise<void> {
+    const link = this.configuredLink(agentId);
+    if (!link.snapshotStatus().approvals?.some((a) => a.approvalId === decision.approvalId)) {
+      throw new HubError('unknown_approval', `Nothing waits under ${decision.approvalId} on agent "${agentId}": it was decided already, expired, or the agent restarted.`);
+    }
+    await this.options.recorder?.approvalDecided?.(agentId, { ...decision, actor });
+    if (!link.decideApproval({ id: `apd-${randomUUID()}`, approvalId: decision.approvalId, approve: decision.approve, actor, reason: decision.reason })) {
+      throw new HubError('unavailable', `Agent "${agentId}" is not connected: the decision was not sent. Decide again once it is back.`);
+    }
+  }
+
+  private configuredLink(agentId: string): AgentLink {
+    const link = this.links.get(agentId);
+    if (!link) throw new HubError('unknown_agent', `No agent "${agentId}" is configured in this cockpit.`);
+    return link;
   }
 
   /** A page of one agent's logs, asked of the agent (it keeps them; the cockpit pulls what a responder looks at). */

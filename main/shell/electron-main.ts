@@ -13,7 +13,7 @@ import { startCockpit, type Cockpit } from '../cockpit.ts';
 import { CockpitCallError } from '../cockpit-service.ts';
 import { loadOrCreateSealedKey } from '../journal/index.ts';
 import type { AgentSpawner } from '../lab.ts';
-import { readSettings, SETTINGS_SCHEMA, tokenFileSource, type SecretSource } from '../settings.ts';
+import { readSettings, savePin, SETTINGS_SCHEMA, tokenFileSource, type SecretSource } from '../settings.ts';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentsGuard, isAllowedRequest, isTrustedSender, permissionGranted } from './hardening.ts';
 
 const RENDERER_DIR = join(__dirname, '..', 'renderer');
@@ -144,6 +144,7 @@ async function start(): Promise<void> {
     secrets: safeStorageSecrets(store),
     spawnAgent: utilityAgentSpawner,
     dataDir: app.getPath('userData'),
+    savePin: (agentId, fingerprint) => savePin(store, agentId, fingerprint),
     journal: {
       workerPath: JOURNAL_WORKER,
       keyProtection: safeStorage.isEncryptionAvailable() && safeStorage.getSelectedStorageBackend?.() !== 'basic_text'

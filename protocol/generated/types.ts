@@ -443,6 +443,9 @@ export interface HelloAccess {
  * via the `definition` "Principal".
  */
 export interface Principal {
+  /**
+   * No control characters (it is shown, and written to logs, as one line).
+   */
   name: string;
   role: Role;
 }
@@ -1444,6 +1447,7 @@ export interface ActionRecord {
   reason: string;
   policy?: PolicyProvenance;
   requestedAt: Timestamp;
+  approval?: ActionRecordApproval;
   /**
    * sending: asked, not yet acknowledged (it is re-sent with the same request id after a reconnect).
    */
@@ -1457,11 +1461,25 @@ export interface ActionRecord {
   startedAt?: Timestamp;
   finishedAt?: Timestamp;
 }
+/**
+ * Two-person rule: the agent holds this request until a second person approves it (phase stays 'sending').
+ */
+export interface ActionRecordApproval {
+  approvalId: ApprovalId;
+  expiresAt: Timestamp;
+  approvedBy?: Principal;
+}
 export interface ActionProgress {
   step: string;
   message: string;
   fraction?: number;
   at: Timestamp;
+}
+/**
+ * Renderer → main: one configured agent ('agent.forgetPin': remove its certificate pin).
+ */
+export interface CockpitAgentRef {
+  agentId: AgentId;
 }
 /**
  * The hub's view of one configured agent: link health, where the event stream stands, what is missing.
@@ -1522,6 +1540,22 @@ export interface AgentTls {
 export interface SeqGap {
   from: Seq;
   to: Seq;
+  reason: string;
+}
+/**
+ * Renderer → main: 'agent.trust' parameters: pin the agent's TLS certificate by the fingerprint the responder compared with the agent's own.
+ */
+export interface CockpitAgentTrust {
+  agentId: AgentId;
+  fingerprint: string;
+}
+/**
+ * Renderer → main: 'approval.decide' parameters: approve or refuse a request waiting on an agent for a second person.
+ */
+export interface CockpitApprovalDecide {
+  agentId: AgentId;
+  approvalId: ApprovalId;
+  approve: boolean;
   reason: string;
 }
 /**

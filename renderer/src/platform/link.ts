@@ -68,6 +68,9 @@ export const RESULT_CHECKS: { readonly [M in CockpitMethod]: (value: unknown) =>
   'evidence.export': checkCockpitEvidenceExportOutcome,
   'evidence.sanitise': checkSanitisationReport,
   'evidence.chooseFolder': checkCockpitEvidenceFolder,
+  'agent.trust': checkCockpitOk,
+  'agent.forgetPin': checkCockpitOk,
+  'approval.decide': checkCockpitOk,
 };
 
 export function checkResult<M extends CockpitMethod>(method: M, value: unknown): Decoded<CockpitCalls[M]['result']> {

@@ -2,7 +2,7 @@
 // (protocol/lifecycle.ts, the very rules the agent enforces), what the agent's driver offers, and whether something
 // already runs on the VM. Also what the contained list holds, and how an isolation is renewed (one isolate, in place).
 // Pure: no React, no clock of its own.
-import type { ActionKind, ActionParams, ActionRecord, AgentStatus, Vm, VmState } from '../../../protocol/index.ts';
+import type { ActionKind, ActionParams, ActionRecord, AgentStatus, Principal, Role, Vm, VmState } from '../../../protocol/index.ts';
 import { ACTION_KINDS, refuse } from '../../../protocol/lifecycle.ts';
 import { isPlanUnderway, type ActionPlan, type PlanStep } from './action-plans.ts';
 import { isUnderway, vmKey } from './action-history.ts';
@@ -17,7 +17,7 @@ export interface ActTarget {
   /** Undefined when the VM is not in its agent's inventory (removed, or only seen in events). */
   vm: Vm | undefined;
   /** What its agent says of itself (its driver's actions), when the hub has its status. */
-  agent: Pick<AgentStatus, 'label' | 'hypervisor' | 'actions'> | undefined;
+  agent: (Pick<AgentStatus, 'label' | 'hypervisor' | 'actions'> & { principal?: Principal }) | undefined;
   /** Its action records, oldest first. */
   history: readonly ActionRecord[];
   /** What the responder asked of it from this page, if anything. */
@@ -38,12 +38,30 @@ export function actTarget(s: Pick<CockpitState, 'inventories' | 'agents' | 'acti
 }
 
 /** An agent's offer from what a component keeps of its status (its status object changes four times a second):
- *  `actions` joined by commas, or undefined when the agent has not said. */
-export function agentOffer(label: string, hypervisor: string | undefined, actionsKey: string | undefined): ActTarget['agent'] {
+ *  `actions` joined by commas, or undefined when the agent has not said; `principalKey` (principalKeyOf) who this
+ *  cockpit is to the agent. */
+export function agentOffer(label: string, hypervisor: string | undefined, actionsKey: string | undefined, principalKey?: string): ActTarget['agent'] {
   const offer: NonNullable<ActTarget['agent']> = { label };
   if (hypervisor !== undefined) offer.hypervisor = hypervisor;
   if (actionsKey !== undefined) offer.actions = actionsKey === '' ? [] : (actionsKey.split(',') as ActionKind[]);
+  if (principalKey) {
+    const tab = principalKey.indexOf('\t');
+    offer.principal = { role: principalKey.slice(0, tab) as Role, name: principalKey.slice(tab + 1) };
+  }
   return offer;
+}
+
+/** The principal an agent's hello named, as one string a selector can compare (undefined: the agent did not say). */
+export function principalKeyOf(status: Pick<AgentStatus, 'access'> | undefined): string | undefined {
+  const p = status?.access?.principal;
+  return p ? `${p.role}\t${p.name}` : undefined;
+}
+
+const ROLE_RANK: Record<Role, number> = { viewer: 0, responder: 1, lead: 2 };
+
+/** The role an action needs on the agent (agent/access.ts): seize is a lead's, every other action a responder's. */
+export function roleFor(kind: ActionKind): Role {
+  return kind === 'seize' ? 'lead' : 'responder';
 }
 
 /**
@@ -60,11 +78,16 @@ export function whyNot(kind: ActionKind, t: ActTarget, params?: ActionParams): s
     const offered = agent.actions.length === 0 ? 'none' : agent.actions.join(', ');
     return `The ${driver} driver of ${agent.label} cannot ${kind} (it offers: ${offered}).`;
   }
+  const me = agent?.principal;
+  if (me !== undefined && ROLE_RANK[me.role] < ROLE_RANK[roleFor(kind)]) {
+    return `${kind[0]!.toUpperCase()}${kind.slice(1)} needs the ${roleFor(kind)} role on ${agent!.label}; you are ${me.name} (${me.role}).`;
+  }
   if (isPlanUnderway(t.plan)) return `${t.plan!.label} is under way on ${vm.name}: wait until it ends.`;
   if (vm.busy !== undefined) return `${vm.name} is busy: a ${vm.busy} runs on it now.`;
   const running = lastUnderway(t.history);
   if (running !== undefined) {
-    return `${vm.name} is busy: a ${running.kind} ${running.phase === 'sending' ? 'is being sent to its agent' : 'runs on it now'}.`;
+    const how = running.phase !== 'sending' ? 'runs on it now' : running.approval !== undefined ? 'waits for a second person\'s approval' : 'is being sent to its agent';
+    return `${vm.name} is busy: a ${running.kind} ${how}.`;
   }
   const iso = vm.isolation;
   if (kind === 'isolate' && params === undefined && iso !== undefined && vm.state !== 'terminated') {

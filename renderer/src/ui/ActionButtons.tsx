@@ -118,7 +118,9 @@ export function Activity({ busy, underway, ended, plan, max }: ActivityProps) {
     const fraction = progress?.fraction;
     const phrase = underway === undefined
       ? (busy !== undefined ? 'runs' : 'being asked')
-      : underway.phase === 'sending' ? 'sent, not acknowledged yet' : 'runs';
+      : underway.phase === 'sending'
+        ? (underway.approval !== undefined ? `waiting for a second person's approval (until ${underway.approval.expiresAt.slice(11, 16)})` : 'sent, not acknowledged yet')
+        : 'runs';
     const steps = plan !== undefined && plan.steps.length > 1 && isPlanUnderway(plan) ? ` (${plan.label}, ${planProgress(plan)})` : '';
     return (
       <div className="activity busy" data-testid="vm-activity" data-activity="busy" data-kind={kind}>

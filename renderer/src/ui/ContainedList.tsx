@@ -24,13 +24,13 @@ export const ContainedList = memo(function ContainedList() {
   const actionsByVm = useCockpit((s) => s.actionsByVm);
   const plans = useCockpit((s) => s.plans);
   // What the rules read of each agent, as one string: their status objects change four times a second.
-  const offersKey = useCockpit((s) => s.agents.map((a) => [a.agentId, a.label, a.hypervisor ?? '', a.actions?.join(',') ?? '\u0000'].join('\t')).join('\n'));
+  const offersKey = useCockpit((s) => s.agents.map((a) => [a.agentId, a.label, a.hypervisor ?? '', a.actions?.join(',') ?? '\u0000', a.access?.principal.role ?? '', a.access?.principal.name ?? ''].join('\t')).join('\n'));
   const offers = useMemo(() => {
     const out = new Map<string, ActTarget['agent']>();
     if (offersKey === '') return out;
     for (const line of offersKey.split('\n')) {
-      const [id, label, hypervisor, actions] = line.split('\t') as [string, string, string, string];
-      out.set(id, agentOffer(label, hypervisor === '' ? undefined : hypervisor, actions === '\u0000' ? undefined : actions));
+      const [id, label, hypervisor, actions, role, ...name] = line.split('\t') as [string, string, string, string, string, ...string[]];
+      out.set(id, agentOffer(label, hypervisor === '' ? undefined : hypervisor, actions === '\u0000' ? undefined : actions, role === '' ? undefined : `${role}\t${name.join('\t')}`));
     }
     return out;
   }, [offersKey]);

@@ -5,7 +5,7 @@ import { memo, useCallback, useState } from 'react';
 import type { ActionKind, ActionRecord, AgentStatus, Vm } from '../../../protocol/index.ts';
 import { vmKey } from '../store/action-history.ts';
 import type { ActionPlan } from '../store/action-plans.ts';
-import { agentOffer, lastEnded, lastUnderway, reasonsFor, type ActTarget } from '../store/action-rules.ts';
+import { agentOffer, lastEnded, lastUnderway, principalKeyOf, reasonsFor, type ActTarget } from '../store/action-rules.ts';
 import type { VerdictTally } from '../store/counts.ts';
 import type { CountsView } from '../store/cockpit.ts';
 import { formatCount } from '../text/format.ts';
@@ -14,6 +14,8 @@ import { ActionBar, Activity } from './ActionButtons.tsx';
 import { useActionDesk } from './ActionDesk.tsx';
 import { Badge } from './Badge.tsx';
 import { ContainedList } from './ContainedList.tsx';
+import { AgentTrust } from './trust/AgentTrust.tsx';
+import { Approvals } from './trust/Approvals.tsx';
 import { Visible } from './Visible.tsx';
 import { useActions, useCockpit } from './cockpit-context.tsx';
 import { LINK_LOOK, VM_STATE_LOOK } from './labels.ts';
@@ -37,6 +39,7 @@ export function FleetSidebar() {
 
   return (
     <nav className="sidebar" aria-label="Fleet: agents and their VMs" data-testid="fleet-sidebar">
+      <Approvals />
       <ContainedList />
       <h2 className="pane-title">Fleet</h2>
       {agents.length === 0 && orphans.length === 0 ? (
@@ -96,7 +99,7 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered, a
   const listed = new Set(vms.map((v) => v.id));
   const unlisted = counts.vmIdsOf(agentId).filter((id) => !listed.has(id)).sort();
   // Primitives of the agent's status for the rows: the status object itself changes four times a second.
-  const offer = { label: status?.label, hypervisor: status?.hypervisor, actionsKey: status?.actions?.join(',') };
+  const offer = { label: status?.label, hypervisor: status?.hypervisor, actionsKey: status?.actions?.join(','), principalKey: principalKeyOf(status) };
   // A clone's row checks its origin (release); the index is made only when the agent has a clone.
   let byId: Map<string, Vm> | null = null;
   const originOf = (vm: Vm) => (vm.cloneOf === undefined ? undefined : (byId ??= new Map(vms.map((v) => [v.id, v]))).get(vm.cloneOf));
@@ -141,6 +144,7 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered, a
           ) : null}
         </div>
       ) : null}
+      {status !== undefined ? <AgentTrust status={status} /> : null}
       {lostEvents > 0 ? (
         <div className="gap-warning" role="note" data-testid="gap-warning">
           <span aria-hidden="true">⚠</span> {formatCount(lostEvents)} events lost in {status!.gaps.length} gap{status!.gaps.length === 1 ? '' : 's'}
@@ -161,6 +165,7 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered, a
                 agentLabel={offer.label}
                 hypervisor={offer.hypervisor}
                 actionsKey={offer.actionsKey}
+                principalKey={offer.principalKey}
                 history={actionsByVm.get(vmKey(agentId, vm.id))}
                 plan={plans.get(vmKey(agentId, vm.id))}
                 pressed={vmFiltered === vm.id}
@@ -178,6 +183,7 @@ function AgentGroup({ agentId, status, vms, counts, agentFiltered, vmFiltered, a
                 agentLabel={offer.label}
                 hypervisor={offer.hypervisor}
                 actionsKey={offer.actionsKey}
+                principalKey={offer.principalKey}
                 history={actionsByVm.get(vmKey(agentId, vmId))}
                 plan={plans.get(vmKey(agentId, vmId))}
                 pressed={vmFiltered === vmId}
@@ -221,6 +227,8 @@ interface VmRowProps {
   hypervisor: string | undefined;
   /** The agent's driver's actions, joined by commas; undefined when the agent has not said. */
   actionsKey: string | undefined;
+  /** Who this cockpit is to the agent (principalKeyOf); undefined when the agent did not say. */
+  principalKey: string | undefined;
   history: readonly ActionRecord[] | undefined;
   plan: ActionPlan | undefined;
   pressed: boolean;
@@ -229,12 +237,12 @@ interface VmRowProps {
 const NO_RECORDS: readonly ActionRecord[] = [];
 
 const VmRow = memo(function VmRow(props: VmRowProps) {
-  const { agentId, vmId, vm, origin, agentLabel, hypervisor, actionsKey, history = NO_RECORDS, plan, pressed } = props;
+  const { agentId, vmId, vm, origin, agentLabel, hypervisor, actionsKey, principalKey, history = NO_RECORDS, plan, pressed } = props;
   const actions = useActions();
   const desk = useActionDesk();
   const onAct = useCallback((kind: ActionKind) => desk.request(kind, { agentId, vmId }), [desk, agentId, vmId]);
   const name = vm?.name ?? vmId;
-  const target: ActTarget = { agentId, vmId, vm, agent: agentLabel === undefined ? undefined : agentOffer(agentLabel, hypervisor, actionsKey), history, plan };
+  const target: ActTarget = { agentId, vmId, vm, agent: agentLabel === undefined ? undefined : agentOffer(agentLabel, hypervisor, actionsKey, principalKey), history, plan };
   if (origin !== undefined) target.origin = origin;
   return (
     <li className="vm-item" data-testid="fleet-vm-item" data-agent={agentId} data-vm={vmId} data-state={vm?.state ?? 'unknown'}>

@@ -5,7 +5,7 @@
 import { useCallback } from 'react';
 import type { ActionKind, ActionRecord, CapturedFile, IsolationProof } from '../../../protocol/index.ts';
 import { vmKey } from '../store/action-history.ts';
-import { agentOffer, lastEnded, lastUnderway, reasonsFor, whyNotRenew, type ActTarget } from '../store/action-rules.ts';
+import { agentOffer, lastEnded, lastUnderway, principalKeyOf, reasonsFor, whyNotRenew, type ActTarget } from '../store/action-rules.ts';
 import { focusedVm } from '../store/cockpit.ts';
 import { formatBytes, formatCount, formatCountdown, utcClock, utcTimestamp } from '../text/format.ts';
 import { ActionBar, Activity, RenewButton } from './ActionButtons.tsx';
@@ -45,6 +45,7 @@ function VmPane({ agentId, vmId }: { agentId: string; vmId: string }) {
   const agentLabel = useCockpit((s) => s.agents.find((a) => a.agentId === agentId)?.label);
   const hypervisor = useCockpit((s) => s.agents.find((a) => a.agentId === agentId)?.hypervisor);
   const actionsKey = useCockpit((s) => s.agents.find((a) => a.agentId === agentId)?.actions?.join(','));
+  const principalKey = useCockpit((s) => principalKeyOf(s.agents.find((a) => a.agentId === agentId)));
   const agentLink = useCockpit((s) => s.agents.find((a) => a.agentId === agentId)?.link);
   const originId = vm?.cloneOf;
   const origin = useCockpit((s) => (originId === undefined ? undefined : s.inventories.get(agentId)?.find((v) => v.id === originId)));
@@ -52,7 +53,7 @@ function VmPane({ agentId, vmId }: { agentId: string; vmId: string }) {
   const actions = useActions();
   const onAct = useCallback((kind: ActionKind) => desk.request(kind, { agentId, vmId }), [desk, agentId, vmId]);
 
-  const target: ActTarget = { agentId, vmId, vm, agent: agentLabel === undefined ? undefined : agentOffer(agentLabel, hypervisor, actionsKey), history, plan };
+  const target: ActTarget = { agentId, vmId, vm, agent: agentLabel === undefined ? undefined : agentOffer(agentLabel, hypervisor, actionsKey, principalKey), history, plan };
   if (origin !== undefined) target.origin = origin;
   const reasons = reasonsFor(target);
   const name = vm?.name ?? vmId;

@@ -42,6 +42,7 @@ export const LINK_LOOK: Readonly<Record<AgentStatus['link'], Look>> = {
   connecting: { label: 'connecting', glyph: '◌', tone: 'link-pending', title: 'Connecting' },
   disconnected: { label: 'disconnected', glyph: '○', tone: 'link-down', title: 'Disconnected, retrying' },
   unauthorized: { label: 'unauthorized', glyph: '⊘', tone: 'link-bad', title: 'The agent refused the token' },
+  untrusted: { label: 'untrusted', glyph: '⚠', tone: 'link-bad', title: 'Its TLS certificate is not the pinned one, or none is pinned yet: nothing is sent until you decide' },
   failed: { label: 'failed', glyph: '✕', tone: 'link-bad', title: 'Failed' },
 };
 
