@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { EventMessage } from '../../protocol/index.ts';
 import { agentArgs, BOUNDED, firstBreak, sleep, spawnAgent, tempDir, TestCockpit } from './helpers.ts';
+import { record } from '../security/campaign.ts';
 
 /** Resident set size of a process in MiB, from /proc (Linux). */
 function rssMiB(pid: number): number {
@@ -57,6 +58,8 @@ test('a paused reader at 60,000 events/s leaves the agent\'s RSS bounded, then c
   assert.equal(seqs[0], 1);
   assert.equal(firstBreak(seqs), -1, 'caught up with no seq missing or doubled');
   assert.equal(slow.received.filter((m) => m.type === 'gap').length, 0);
+  record({ campaign: 'bad-input', target: 'agent: slow client (a reader that stops reading)', kind: 'paused reader while 60,000 events/s are produced', tried: 1, refused: 0, crashes: 0,
+    outcome: `RSS grew ${(peak - baseline).toFixed(0)} MiB (bound ${BOUND_MIB}) while ${unread} events went unread; the reader then caught up from the log with no seq missing or doubled.` });
 });
 
 async function latestSeq(t: Parameters<typeof TestCockpit.open>[0], url: string): Promise<number> {

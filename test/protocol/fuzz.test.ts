@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MAX_TEXT_FRAME_BYTES } from '../../protocol/index.ts';
 import { DECODERS, EXAMPLES, ROOTS, example, freshRoot, freshValidator, type Root } from './examples.ts';
+import { record } from '../security/campaign.ts';
 
 const SEED = 20261123;
 const RUNS = 150;
@@ -69,8 +70,29 @@ function assertNoLongEcho(message: string, hostile: string): void {
  * Decodes `text` at one entry point and checks the contract: no throw; ok → a value a fresh ajv from the schema
  * files accepts and that is what the text says; not ok → a well-formed error that agrees with the fresh ajv.
  */
+/** What the campaign's ledger records: inputs tried and refused per entry point, since the last `ledger()`. */
+const tally = { tried: 0, refused: 0 };
+
+const TARGETS: Record<Root, string> = {
+  agent: 'protocol: agent message (cockpit side)',
+  client: 'protocol: client message (agent side)',
+  push: 'cockpit API: push (renderer side)',
+  snapshot: 'cockpit API: snapshot (renderer side)',
+  shell: 'cockpit API: browser-shell message',
+};
+
+/** Records the inputs tried since the last call, as one case per entry point (each input went to every decoder). */
+function ledger(kind: string, outcome: string): void {
+  const perRoot = { tried: Math.round(tally.tried / ROOTS.length), refused: Math.round(tally.refused / ROOTS.length) };
+  for (const root of ROOTS) record({ campaign: 'bad-input', target: TARGETS[root], kind, tried: perRoot.tried, refused: perRoot.refused, crashes: 0, outcome });
+  tally.tried = 0;
+  tally.refused = 0;
+}
+
 function assertDecodesSafely(root: Root, text: string, maxBytes = MAX_TEXT_FRAME_BYTES): void {
   const r = DECODERS[root](text, maxBytes);
+  tally.tried++;
+  if (!r.ok) tally.refused++;
   let parsed: unknown;
   let parses = true;
   try {
@@ -223,34 +245,41 @@ describe('decoder fuzzing (fast-check)', () => {
 
   test('arbitrary strings, lone surrogates included, never crash a decoder', () => {
     fc.assert(fc.property(anyString, assertEveryDecoderSafe), params(300));
+    ledger('random strings (lone surrogates included)', 'Each refused with bad_json or judged as the schema judges it; no throw, no long echo.');
   });
 
   test('arbitrary JSON text (fc.json) gives a schema-valid value or a clean error', () => {
     fc.assert(fc.property(fc.json({ maxDepth: 4 }), assertEveryDecoderSafe), params());
     fc.assert(fc.property(fc.json({ maxDepth: 3, stringUnit: 'binary' }), assertEveryDecoderSafe), params());
+    ledger('random JSON text', 'A schema-valid value or a known code with a sentence under 2048 characters.');
   });
 
   test('arbitrary JSON values (fc.jsonValue), serialised, give a schema-valid value or a clean error', () => {
     fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => assertEveryDecoderSafe(JSON.stringify(v))), params());
+    ledger('random JSON values', 'A schema-valid value or a known code with a sentence; agrees with a fresh ajv.');
   });
 
   test('protocol-shaped objects with arbitrary values are judged exactly as the schemas judge them', () => {
     fc.assert(fc.property(messageLike, assertEveryDecoderSafe), params(400));
+    ledger('protocol-shaped objects with arbitrary values', 'Judged exactly as the schemas judge them (unknown_type or bad_message).');
   });
 
   test('valid examples with fields removed, replaced or added are judged exactly as the schemas judge them', () => {
     fc.assert(fc.property(mutatedExample, assertEveryDecoderSafe), params(400));
     assertPrototypesClean();
+    ledger('valid examples with fields removed, replaced or added', 'Judged as the schemas judge them; hostile keys pollute nothing.');
   });
 
   test('valid frames cut short or with a character spliced in', () => {
     fc.assert(fc.property(damagedFrame, assertEveryDecoderSafe), params());
+    ledger('valid frames cut short or with a character spliced in', 'bad_json, or judged as the schema judges them.');
   });
 
   test('a small size limit is enforced before parsing, whatever the text', () => {
     fc.assert(fc.property(anyString, fc.integer({ min: 0, max: 64 }), (text, max) => {
       for (const root of ROOTS) assertDecodesSafely(root, text, max);
     }), params());
+    ledger('oversized frames (size limit enforced before parsing)', 'too_large before any parsing, whatever the text.');
   });
 });
 
@@ -274,6 +303,7 @@ describe('hostile structure', () => {
       );
     }
     for (const text of texts) assertEveryDecoderSafe(text);
+    ledger('deeply nested JSON (10,000 levels)', 'Answered without a stack overflow: a value or bad_message.');
   });
 
   test('free-form fields accept deep values, and say so: a shell call\'s params, a reply\'s result', () => {
@@ -285,14 +315,19 @@ describe('hostile structure', () => {
   test('200,000 levels of nesting are still an answer, not a stack overflow', () => {
     const n = 200_000;
     const deep = '['.repeat(n) + ']'.repeat(n);
+    const tried = new Map<Root, number>();
     for (const root of ROOTS) {
       const r = DECODERS[root](deep);
       assert.ok(!r.ok && r.error.code === 'bad_message');
+      tried.set(root, 1);
     }
     const hello = JSON.stringify(example('wire/hello.json')).replace('"capabilities":["events","inventory","actions","logs"]', `"capabilities":[${deep},${deep}]`);
     assert.ok(hello.length > 2 * n, 'the deep value is in');
     const r = DECODERS.agent(hello);
     assert.ok(!r.ok && r.error.code === 'bad_message');
+    tried.set('agent', tried.get('agent')! + 1);
+    for (const root of ROOTS) record({ campaign: 'bad-input', target: TARGETS[root], kind: 'deeply nested JSON (200,000 levels)', tried: tried.get(root)!, refused: tried.get(root)!, crashes: 0,
+      outcome: 'bad_message, not a stack overflow.' });
   });
 
   test('__proto__, constructor and prototype keys (own keys, as JSON.parse makes them) pollute nothing', () => {
@@ -313,6 +348,7 @@ describe('hostile structure', () => {
       assertEveryDecoderSafe(text);
       assertPrototypesClean();
     }
+    ledger('__proto__, constructor and prototype keys', 'Kept as own data or refused; Object.prototype unchanged; a type hidden behind __proto__ is no type.');
     const hidden = DECODERS.client(`{"__proto__":{"type":"subscribe","since":0}}`);
     assert.ok(!hidden.ok, 'a type hidden behind __proto__ is not a type');
     assert.equal(hidden.error.message, 'A cockpit message does not follow cordon.v1: the message lacks the required field "type".');

@@ -17,6 +17,7 @@ import type { FlowStats } from '../../renderer/src/ui/console/flow.ts';
 import type { ConsoleTab } from '../../renderer/src/ui/console/sessions.ts';
 import { agentStatus, snapshot, vm } from './fixtures.ts';
 import { startConsoleShell, type ConsoleShell } from './console-shell.ts';
+import { record } from '../security/campaign.ts';
 
 // The page-side callbacks run in Chromium; this file is type-checked as Node code: the little they touch.
 interface PageElement { getAttribute(name: string): string | null; textContent: string | null; getBoundingClientRect(): { x: number; y: number; width: number; height: number } }
@@ -189,6 +190,9 @@ describe('consoles in Chromium against a scripted shell', { skip: present ? fals
     assert.deepEqual(await page.evaluate(() => window.__opened), [['https://evil.example/path?q=1', '_blank', 'noopener,noreferrer']], 'opened only after the yes, without opener or referrer');
     assert.deepEqual(dialogs, [], 'no alert, no confirm() of xterm\'s own');
     assert.deepEqual(popups, []);
+    const sequences = ['OSC 8 https link', 'OSC 8 javascript: link', 'OSC 52 clipboard write', 'OSC 52 clipboard read', 'OSC 0 title with markup and U+202E', 'OSC 11/10 palette changes', 'printed <script> and <img onerror>'];
+    record({ campaign: 'bad-input', target: 'renderer: VM console output (xterm.js in Chromium)', kind: 'terminal escape sequences: OSC 52, OSC 8 links, titles, palette, printed HTML', tried: sequences.length,
+      refused: sequences.length, crashes: 0, outcome: 'Clipboard writes and reads refused with a notice; the title shown as text; links open only after a yes (javascript: is no link); HTML printed as text; no dialog, no popup.' });
   });
 
   it('a flood under flow control: main\'s window holds, every byte is acknowledged, xterm and the heap stay bounded', async () => {

@@ -13,6 +13,7 @@ import type { FeedEvent } from '../../protocol/index.ts';
 import type { CordonProbe } from '../../renderer/src/store/probe.ts';
 import { actionRecord, agentStatus, feedEvent, snapshot, vm } from './fixtures.ts';
 import { startScriptedShell, type ScriptedShell } from './scripted-shell.ts';
+import { record } from '../security/campaign.ts';
 
 // The callbacks handed to page.evaluate and waitForFunction run in Chromium, but this file is type-checked as Node
 // code (tsconfig.node.json has no DOM library): the little of the page they touch is declared here.
@@ -121,6 +122,9 @@ describe('the renderer in Chromium against a scripted shell', { skip: present ? 
     assert.equal(await page.locator('img').count(), 0, 'no element was made from a string');
     assert.equal(await page.locator('script:not([src])').count(), 0);
     assert.deepEqual(dialogs, []);
+    const fields = ['event title', 'process name', 'command line with ESC and a newline', 'file path with U+202E', 'VM name'];
+    record({ campaign: 'bad-input', target: 'renderer: feed, event detail and fleet (Chromium)', kind: 'XSS and control characters in event and VM fields', tried: fields.length, refused: 0, crashes: 0,
+      outcome: 'Shown literally as text (ESC as ␛, U+202E as ⟨U+202E⟩); no element made, no script run, no dialog.' });
   });
 
   it('moves with the keyboard: j/k and arrows, Home/End, Enter opens the detail, Esc clears, / searches', async () => {
