@@ -35,6 +35,13 @@ export const HIGH_WATER_MARK = 4 * 1024 * 1024;
 export const HARD_LIMIT = 32 * 1024 * 1024;
 /** Largest inbound frame; a cockpit's messages are small. */
 export const MAX_INBOUND_BYTES = 1024 * 1024;
+/**
+ * Inbound messages (text and binary frames) per connection: a token bucket that refills RATE_PER_SECOND a second up
+ * to RATE_BURST. A cockpit sends a few a second (a typing responder, acks, actions; a reconnect re-sends what was
+ * unfinished); a flood past it is answered, not served, and the connection goes on.
+ */
+export const RATE_PER_SECOND = 500;
+export const RATE_BURST = 2000;
 /** Records read from the log per step of a catch-up. */
 const READ_BATCH = 1024;
 const TEXT_FRAME = { binary: false } as const;
@@ -76,6 +83,12 @@ export class Session implements ConsoleClient {
     this.waitingForDrain = false;
     this.pump();
   };
+  /** The inbound rate limit's bucket, and when it was last refilled. */
+  private tokens = RATE_BURST;
+  private refilledAt = performance.now();
+  /** Messages refused for the rate since the last rate_limited answer (one answer a second at most). */
+  private refusedSinceNotice = 0;
+  private lastNoticeAt = -Infinity;
   /** Console streams waiting for this socket to drain (consoles.ts pauses their VM meanwhile). */
   private drainWaiters: (() => void)[] = [];
   private readonly onConsoleDrain = () => {
@@ -201,7 +214,27 @@ export class Session implements ConsoleClient {
     }
   }
 
+  /** Takes one token from the bucket; false (and, at most once a second, a rate_limited answer) when it is empty. */
+  private admit(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(RATE_BURST, this.tokens + ((now - this.refilledAt) / 1000) * RATE_PER_SECOND);
+    this.refilledAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.refusedSinceNotice++;
+    if (now - this.lastNoticeAt >= 1000) {
+      this.lastNoticeAt = now;
+      this.ctx.note(`cockpit ${this.peer} sends more than ${RATE_PER_SECOND} messages a second; ${this.refusedSinceNotice} refused so far this second.`);
+      this.send(error('rate_limited', `This connection sent more than ${RATE_PER_SECOND} messages a second (${RATE_BURST} at once): ${this.refusedSinceNotice} message(s) were refused, not run. Slow down; the connection stays open.`));
+      this.refusedSinceNotice = 0;
+    }
+    return false;
+  }
+
   private receive(data: unknown, isBinary: boolean): void {
+    if (!this.admit()) return;
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : Buffer.from(data as ArrayBuffer);
     if (isBinary) {
       this.receiveFrame(bytes);

@@ -6,25 +6,16 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { buildRenderer, launchChromium } from '../../bench/lib.ts';
-import { startNodeProcess, tempDir, type RunningProcess } from '../helpers/processes.ts';
+import { freePort, startNodeProcess, tempDir, type RunningProcess } from '../helpers/processes.ts';
 
 const WAIT = { timeout: 30_000 };
 const AGENT_ID = 'trust-agent';
 const TOKENS = { lead: 'e2e-lead-token-0123456789abcdef', responder: 'e2e-responder-token-0123456789ab' };
 const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('TLS pinning, roles and the two-person rule in Chromium', () => {
   const dir = tempDir('e2e-trust');
