@@ -6,7 +6,9 @@ import { EvidenceDesk } from './evidence/desk.ts';
 import { join } from 'node:path';
 import { CockpitService } from './cockpit-service.ts';
 import { FleetHub, type FleetHubOptions, type HubRecorder } from './fleet/hub.ts';
-import type { Actor, FeedEvent } from '../protocol/index.ts';
+import type { ActionRecord, Actor, FeedEvent } from '../protocol/index.ts';
+import type { AgentEndpoint } from './fleet/agent-link.ts';
+import type { JournalQuery } from './journal/query.ts';
 import { actionEntry, changeEntry, consoleEntry, custodyEntry, eventEntry, loadOrCreateKeyFile } from './journal/index.ts';
 import { ConsoleHub } from './console/console-hub.ts';
 import { canonicalJson } from './journal/canonical.ts';
@@ -156,9 +158,9 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
       await journal.close();
       throw err;
     }
-    hub.addAgent(lab.endpoint);
+    await resume(hub, journal, lab.endpoint, actor, log);
   }
-  for (const e of endpoints) hub.addAgent(e);
+  for (const e of endpoints) await resume(hub, journal, e, actor, log);
   const consoles = new ConsoleHub(hub, join(opts.dataDir, 'recordings'), {
     opened: (session, who) => journal.append([consoleEntry('opened', { sessionId: session.sessionId, agentId: session.agentId, vmId: session.vmId, actor: who, ...(session.readOnly ? { reason: `read-only: ${session.reason ?? 'asked'}` } : {}) })]),
     closed: (session, who, rec, reason) => journal.append([consoleEntry('closed', {
@@ -189,6 +191,59 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
       await Promise.all([journal.close(), exporter?.exporter.close()]);
     },
   };
+}
+
+/**
+ * Connects to an agent where the journal left off: the stream resumes after the newest event seq this journal holds
+ * for it (a restart neither records an event twice nor skips one), and the actions this cockpit asked but never saw
+ * end are asked again under their request ids (the agent answers with what it has; it never runs one twice).
+ */
+async function resume(hub: FleetHub, journal: JournalHost, endpoint: AgentEndpoint, actor: Actor, log: (line: string) => void): Promise<void> {
+  let resumeAfter: number | undefined;
+  try {
+    resumeAfter = await newestEventSeq(journal, endpoint.agentId);
+    const unfinished = await unfinishedActions(journal, endpoint.agentId, actor.cockpit);
+    for (const rec of unfinished) hub.adopt(rec);
+    if (unfinished.length > 0) log(`cordon: ${unfinished.length} action(s) asked of ${endpoint.agentId} before the cockpit stopped had no result yet; asking the agent for it.`);
+  } catch (err) {
+    log(`cordon: the journal could not say where ${endpoint.agentId}'s stream stopped (${(err as Error).message}); loading its recent events instead, some may be recorded twice.`);
+  }
+  hub.addAgent(endpoint, resumeAfter !== undefined ? { resumeAfter } : {});
+}
+
+/** Pages of the journal, newest first, until `take` says stop or `maxPages` were read. */
+async function scanNewestFirst(journal: JournalHost, query: JournalQuery, take: (body: Record<string, unknown>) => boolean, maxPages: number): Promise<void> {
+  let before: JournalQuery['before'];
+  for (let page = 0; page < maxPages; page++) {
+    const p = await journal.query({ ...query, ...(before ? { before } : {}) });
+    for (const r of p.records) if (!take(r.record.body as Record<string, unknown>)) return;
+    if (!p.next) return;
+    before = p.next;
+  }
+}
+
+async function newestEventSeq(journal: JournalHost, agentId: string): Promise<number | undefined> {
+  let seq: number | undefined;
+  await scanNewestFirst(journal, { kind: ['event'], agentId: [agentId], limit: 1 }, (body) => {
+    if (typeof body.seq === 'number' && Number.isSafeInteger(body.seq)) seq = body.seq;
+    return seq === undefined;
+  }, 100);
+  return seq;
+}
+
+/** This cockpit's actions on the agent whose newest journaled step is not an end (result or rejection). */
+async function unfinishedActions(journal: JournalHost, agentId: string, cockpit: string | undefined): Promise<ActionRecord[]> {
+  const ended = new Set<string>();
+  const open = new Map<string, ActionRecord>();
+  await scanNewestFirst(journal, { kind: ['action'], agentId: [agentId], limit: 1000 }, (body) => {
+    const rec = body.action as ActionRecord | undefined;
+    const id = typeof body.requestId === 'string' ? body.requestId : undefined;
+    if (!id || !rec || ended.has(id) || open.has(id)) return true;
+    if (body.step === 'result' || body.step === 'rejected') ended.add(id);
+    else if (rec.actor?.cockpit === cockpit && rec.actor.role !== 'automatic') open.set(id, rec);
+    return true;
+  }, 20);
+  return [...open.values()].reverse();
 }
 
 const SEVERITY_RANK = { info: 0, low: 1, medium: 2, high: 3, critical: 4 } as const;

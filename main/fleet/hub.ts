@@ -173,6 +173,16 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
     return link;
   }
 
+  /**
+   * Takes over an action asked before this cockpit restarted and never seen to end (read back from the journal): it
+   * is re-sent under its request id when its agent says hello, and the agent answers with what it has.
+   */
+  adopt(rec: ActionRecord): void {
+    if (this.actions.has(rec.requestId)) return;
+    const { approval: _approval, ...kept } = rec;
+    this.actions.set(rec.requestId, { ...kept, phase: rec.phase === 'accepted' ? 'accepted' : 'sending' });
+  }
+
   removeAgent(agentId: string): void {
     const link = this.links.get(agentId);
     if (!link) return;

@@ -383,7 +383,10 @@ export async function importBundle(journal: Journal, file: string, options: { tr
   try {
     const peers = Peers.load(journal.dir);
     peers.catchUp(journal);
-    const headerOnly = readBundle(staging).next().value as BundleHeader | undefined;
+    const reader = readBundle(staging);
+    const headerOnly = reader.next().value as BundleHeader | undefined;
+    // Only the header was wanted: return() runs the generator's finally, which closes the file.
+    reader.return(undefined);
     const known = headerOnly ? peers.device(headerOnly.device) : undefined;
     const extraSizes = known ? known.checkpoints.map((c) => c.size) : [];
     const check = await checkBundle(staging, options.trustedKeys ?? [], extraSizes, true);

@@ -31,7 +31,7 @@ test('random JSON, mutated valid files and hostile keys: a policy or access_inva
   const hostile = fc.dictionary(keys, fc.jsonValue(), { maxKeys: 6 });
   const mutated = fc.record({ i: fc.nat(1), key: keys, value: fc.jsonValue() }).map(({ i, key, value }) => {
     const doc = structuredClone(VALID) as { principals: Record<string, unknown>[] } & Record<string, unknown>;
-    if (key === 'principals' || key === 'twoPerson' || key === 'requireClientCert') doc[key] = value;
+    if (key === 'principals' || key === 'twoPerson' || key === 'requireClientCert') (doc as Record<string, unknown>)[key] = value;
     else doc.principals[i]![key] = value;
     return JSON.stringify(doc);
   });
