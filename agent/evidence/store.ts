@@ -5,7 +5,7 @@
 // handed over. Captures are read-only here: nothing in this file writes into a capture but its sanitisation.
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   AgentMessage, CapturedFile, EvidenceCapture, EvidenceListMessage, EvidencePullMessage, EvidenceSanitiseMessage,
@@ -337,7 +337,11 @@ export class EvidenceStore {
       for (const c of captures) {
         if (!c.sanitised) writeFileDurably(join(this.options.root, c.captureId, SANITISED_FILE), `${JSON.stringify(report, null, 2)}\n`);
       }
-      if (captures.length === 0) writeFileDurably(join(this.options.reportsDir, `${m.vmId}-${startedAt.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(report, null, 2)}\n`);
+      // A VM never seized has no capture folder to keep its report in: it goes to the reports folder, made on first use.
+      if (captures.length === 0) {
+        mkdirSync(this.options.reportsDir, { recursive: true });
+        writeFileDurably(join(this.options.reportsDir, `${m.vmId}-${startedAt.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(report, null, 2)}\n`);
+      }
       this.options.note(`sanitised ${m.vmId}: ${files.filter((f) => f.verified).length} of ${files.length} file(s) overwritten and verified${report.ok ? '' : ' (NOT all: see the report)'}.`);
       return { type: 'evidence.sanitised', ref: m.id, report };
     } catch (err) {

@@ -204,4 +204,19 @@ test('two-person rule: a lead\'s seize waits; the lead cannot approve it; a resp
   assert.equal(rejected.type === 'action.rejected' && rejected.code, 'refused');
   assert.match(rejected.type === 'action.rejected' ? rejected.message : '', /Refused by rui \(responder\): not proportionate/);
   assert.doesNotMatch(readFileSync(join(dir, 'data', 'action-journal.jsonl'), 'utf8'), /req-two-person-seize-2/);
+
+  // A sanitise waits the same way; the report names both.
+  responder.send({ type: 'action', requestId: 'req-two-person-term-1', vmId: vms[2]!.id, kind: 'terminate', params: {}, actor: { name: 'rui' }, reason: 'done with it' });
+  assert.equal((await responder.next<ActionResultMessage>((m) => m.type === 'action.result' && m.requestId === 'req-two-person-term-1', 20_000)).ok, true);
+  lead.send({ type: 'evidence.sanitise', id: 'san-1', vmId: vms[2]!.id, actor: { name: 'lena' }, reason: 'case closed' });
+  const pending3 = await responder.next((m) => m.type === 'approval.pending' && m.approval.operation === 'sanitise');
+  const p3 = pending3.type === 'approval.pending' ? pending3.approval : undefined;
+  assert.equal(p3?.ref, 'san-1');
+  assert.equal(lead.received.some((m) => m.type === 'evidence.sanitised'), false, 'nothing overwritten before the approval');
+  responder.send({ type: 'approval.decide', id: 'd5', approvalId: p3!.approvalId, approve: true, actor: { name: 'rui' }, reason: 'package verified and handed over' });
+  const sanitised = await lead.next((m) => (m.type === 'evidence.sanitised' || m.type === 'error') && m.ref === 'san-1', 30_000);
+  assert.equal(sanitised.type, 'evidence.sanitised', JSON.stringify(sanitised));
+  const report = sanitised.type === 'evidence.sanitised' ? sanitised.report : undefined;
+  assert.deepEqual(report?.requestedBy, { name: 'lena', role: 'lead' });
+  assert.deepEqual(report?.approval?.approvedBy, { name: 'rui', role: 'responder' });
 });
