@@ -123,13 +123,14 @@ export function Activity({ busy, underway, ended, plan, max }: ActivityProps) {
         : 'runs';
     const steps = plan !== undefined && plan.steps.length > 1 && isPlanUnderway(plan) ? ` (${plan.label}, ${planProgress(plan)})` : '';
     return (
-      <div className="activity busy" data-testid="vm-activity" data-activity="busy" data-kind={kind}>
+      <div className="activity busy" data-testid="vm-activity" data-activity="busy" data-kind={visible(kind)}>
         <span className="spinner" aria-hidden="true">◐</span>{' '}
         <span>
-          <strong>{kind}</strong> {phrase}{fraction !== undefined ? ` · ${Math.round(fraction * 100)}%` : ''}{steps}
+          {/* Vm.busy is the agent's word: text with its control characters shown, like every other. */}
+          <strong><Visible text={kind} max={64} /></strong> {phrase}{fraction !== undefined ? ` · ${Math.round(fraction * 100)}%` : ''}{steps}
           {progress !== undefined ? <>: <Visible text={progress.message} max={max} /></> : null}
         </span>
-        {fraction !== undefined ? <progress className="fraction" max={1} value={fraction} aria-label={`${kind}: how far`} /> : null}
+        {fraction !== undefined ? <progress className="fraction" max={1} value={fraction} aria-label={`${visible(kind)}: how far`} /> : null}
       </div>
     );
   }

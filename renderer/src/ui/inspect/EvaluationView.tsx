@@ -8,6 +8,7 @@ import { formatBytes } from '../../text/format.ts';
 import { useActionDesk } from '../ActionDesk.tsx';
 import { useCockpit, useCockpitCall } from '../cockpit-context.tsx';
 import { Visible } from '../Visible.tsx';
+import { visible } from '../../text/visible.ts';
 import {
   diffInspections, endpointText, filterRows, processMatches, socketMatches, sortRows, splitSockets,
   type ProcessKey, type Sort, type SocketKey,
@@ -51,7 +52,7 @@ export function EvaluationView({ agentId, vmId }: { agentId: string; vmId: strin
   const diff = useMemo(() => (now && before ? diffInspections(before, now) : null), [now, before]);
 
   return (
-    <section className="inspect" aria-label={`Evaluation of ${vmName ?? vmId}`} data-testid="evaluation-view" data-vm={vmId}>
+    <section className="inspect" aria-label={`Evaluation of ${visible(vmName ?? vmId)}`} data-testid="evaluation-view" data-vm={vmId}>
       <header className="inspect-head">
         <h2>Evaluation: <Visible text={vmName ?? vmId} max={128} /> <span className="muted mono">on <Visible text={agentId} max={128} /></span></h2>
         <button type="button" onClick={() => void refresh()} disabled={busy} data-testid="inspect-refresh">{busy ? 'Reading…' : 'Refresh'}</button>
@@ -98,7 +99,7 @@ export function EvaluationView({ agentId, vmId }: { agentId: string; vmId: strin
           <h3>Services</h3>
           <ul className="inspect-services" data-testid="inspect-services">
             {now.services.length === 0 ? <li className="muted">None seen.</li> : now.services.map((s, i) => (
-              <li key={i}><Visible text={s.name} max={256} /> — {s.state}{s.pid !== undefined ? ` (pid ${s.pid})` : ''}</li>
+              <li key={i}><Visible text={s.name} max={256} /> — <Visible text={s.state} max={32} />{s.pid !== undefined ? ` (pid ${s.pid})` : ''}</li>
             ))}
           </ul>
         </>
@@ -154,7 +155,7 @@ function SocketTable({ rows, sort, setSort, marked, testid, onIsolate }: {
               <td>{s.protocol}</td>
               <td className="mono"><Visible text={endpointText(s.localAddress, s.localPort)} max={80} /></td>
               <td className="mono"><Visible text={s.remoteAddress !== undefined ? endpointText(s.remoteAddress, s.remotePort) : ''} max={80} /></td>
-              <td>{s.state}</td>
+              <td><Visible text={s.state} max={32} /></td>
               <td className="mono">{s.pid ?? ''}</td>
               <td className="mono"><Visible text={s.program ?? ''} max={64} /></td>
               {onIsolate ? <td><button type="button" onClick={onIsolate} data-testid="inspect-isolate" title="Isolate this VM (cut its link, or move it to the honeypot): the action dialog asks how">Isolate VM</button></td> : null}
