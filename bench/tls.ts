@@ -95,7 +95,7 @@ try {
       }
     }
   }
-  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
+  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
   const row = (what: 'link' | 'socket') => {
     const plain = median(runs.plain[what]);
     const tls = median(runs.tls[what]);
