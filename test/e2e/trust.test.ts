@@ -91,6 +91,15 @@ describe('TLS pinning, roles and the two-person rule in Chromium', () => {
     assert.match(await seize.getAttribute('title') ?? '', /Seize needs the lead role on TLS host; you are rui \(responder\)/);
     const freeze = pages.responder.locator(`${row(vmId)} [data-testid="act-freeze"]`);
     assert.notEqual(await freeze.getAttribute('aria-disabled'), 'true', 'a responder may freeze');
+    // Setting the policy is a lead's too: the push stays disabled and says so.
+    const page = pages.responder;
+    await page.locator('body').press('Alt+3');
+    await page.click('[data-testid="policy-start-stig"]');
+    await page.waitForSelector('[data-testid="policy-check"][data-ok="true"]', WAIT);
+    await page.fill('[data-testid="policy-reason"]', 'baseline');
+    assert.equal(await page.isDisabled('[data-testid="policy-push"]'), true);
+    assert.match(await page.textContent('[data-testid="policy-push-why-not"]') ?? '', /Setting the policy needs the lead role; on TLS host you are rui \(responder\)/);
+    await page.locator('body').press('Alt+1');
   });
 
   it('the lead\'s seize waits for the responder, who approves it in their own cockpit; then it runs', async () => {

@@ -299,17 +299,22 @@ function Sanitise({ p, handedOver, verified, busy, run, onReport }: {
   const call = useCockpitCall();
   const [reason, setReason] = useState('');
   const [confirm, setConfirm] = useState(false);
-  const ready = handedOver && verified;
+  // Sanitising is a lead's (agent/access.ts): a cockpit with a lesser role on the package's agent is told which one.
+  const me = useCockpit((s) => s.agents.find((a) => a.agentId === p.agentId)?.access?.principal);
+  const roleProblem = me !== undefined && me.role !== 'lead' ? `Sanitising needs the lead role on ${p.agentId}; you are ${me.name} (${me.role}).` : undefined;
+  const twoPerson = useCockpit((s) => s.agents.find((a) => a.agentId === p.agentId)?.access?.twoPerson.includes('sanitise') ?? false);
+  const ready = handedOver && verified && roleProblem === undefined;
   return (
     <form className="evidence-sanitise" onSubmit={(e) => { e.preventDefault(); if (!confirm) { setConfirm(true); return; } void run('sanitise', async () => { onReport(await call('evidence.sanitise', { packageId: p.packageId, reason: reason.trim() })); setConfirm(false); }); }}>
       <label>Sanitise the agent's copies (disk image, saved state, captured images)
         <input value={reason} onChange={(e) => setReason(e.target.value)} required placeholder="why, e.g. package handed to the police and verified" disabled={!ready} data-testid="sanitise-reason" />
       </label>
       <button type="submit" disabled={!ready || busy !== null} data-testid="sanitise-submit"
-        title={ready ? 'Overwrite with zeros and read back (NIST SP 800-88 Clear)' : 'Only once the package is verified (Verify) and handed over (Record a handover)'}>
+        title={roleProblem ?? (ready ? `Overwrite with zeros and read back (NIST SP 800-88 Clear)${twoPerson ? '; a second person approves it first' : ''}` : 'Only once the package is verified (Verify) and handed over (Record a handover)')}>
         {confirm ? 'Really overwrite? Press again' : busy === 'sanitise' ? 'Overwriting…' : 'Sanitise on the agent'}
       </button>
-      {!ready ? <span className="muted">{!verified ? 'Verify the package first. ' : ''}{!handedOver ? 'Record its handover first.' : ''}</span> : null}
+      {!ready ? <span className="muted" data-testid="sanitise-why-not">{roleProblem !== undefined ? <Visible text={roleProblem} max={300} /> : null}{!verified ? 'Verify the package first. ' : ''}{!handedOver ? 'Record its handover first.' : ''}</span> : null}
+      {ready && twoPerson ? <span className="muted">A second person approves it in their cockpit before the agent overwrites anything.</span> : null}
     </form>
   );
 }

@@ -144,7 +144,13 @@ function Editor({ agents, onPushed }: { agents: AgentPolicy[]; onPushed(): void 
     else n.add(agentId);
     return n;
   });
-  const canPush = parsed.ok && targets.size > 0 && reason.trim() !== '' && !busy;
+  // Setting the policy is a lead's (agent/access.ts): an agent where this cockpit is less is named, with its role.
+  const rolesKey = useCockpit((s) => s.agents.filter((a) => a.access && a.access.principal.role !== 'lead').map((a) => `${a.agentId}\t${a.access!.principal.role}\t${a.access!.principal.name}`).join('\n'));
+  const notLead = rolesKey === '' ? [] : rolesKey.split('\n').map((line) => {
+    const [agentId, role, ...name] = line.split('\t') as [string, string, ...string[]];
+    return { agentId, role, name: name.join('\t'), label: agents.find((a) => a.agentId === agentId)?.label ?? agentId };
+  }).filter((a) => targets.has(a.agentId));
+  const canPush = parsed.ok && targets.size > 0 && reason.trim() !== '' && !busy && notLead.length === 0;
   const push = async () => {
     const [first, ...rest] = [...targets];
     if (!parsed.ok || first === undefined) return;
@@ -195,7 +201,8 @@ function Editor({ agents, onPushed }: { agents: AgentPolicy[]; onPushed(): void 
       </fieldset>
       <label>Why (journaled with the change) <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={2048} data-testid="policy-reason" /></label>
       <button type="button" disabled={!canPush} onClick={() => void push()} data-testid="policy-push">{busy ? 'Signing and pushing…' : 'Sign and push'}</button>
-      {!canPush && !busy ? <p className="hint">{!parsed.ok ? 'Fix the policy first.' : targets.size === 0 ? 'Choose at least one agent.' : reason.trim() === '' ? 'Say why: the journal keeps it with the change.' : ''}</p> : null}
+      {!canPush && !busy ? <p className="hint" data-testid="policy-push-why-not">{!parsed.ok ? 'Fix the policy first.' : targets.size === 0 ? 'Choose at least one agent.' : reason.trim() === '' ? 'Say why: the journal keeps it with the change.' : notLead.length > 0
+        ? <Visible text={`Setting the policy needs the lead role; on ${notLead.map((a) => `${a.label || a.agentId} you are ${a.name} (${a.role})`).join(', ')}.`} max={600} /> : ''}</p> : null}
       {pushError ? <p className="policy-error" role="alert" data-testid="policy-push-error"><Visible text={pushError} max={800} /></p> : null}
       {outcome ? (
         <ul className="policy-outcomes" data-testid="policy-outcomes">
