@@ -247,6 +247,10 @@ export class FleetHub extends EventEmitter<FleetHubEvents> {
         ? `Agent "${agentId}" is pinned already and presents its pinned certificate.`
         : `Agent "${agentId}" has not presented a certificate yet (is it reachable over wss://?); wait for its fingerprint.`);
     }
+    if (status.tls?.pinned) {
+      // A changed certificate is never re-pinned in one step: the old pin is removed first (its own decision, recorded).
+      throw new HubError('pinned_changed', `Agent "${agentId}" is pinned to ${status.tls.pinned} but presents ${presented}. Cordon does not replace a pin: remove it first (Settings: this agent's pin), then compare the new fingerprint.`);
+    }
     if (presented !== fingerprint) {
       throw new HubError('fingerprint_changed', `Agent "${agentId}" now presents ${presented}, not the fingerprint you confirmed (${fingerprint}). Compare again before trusting it.`);
     }

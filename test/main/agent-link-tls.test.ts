@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { AgentLink } from '../../main/fleet/agent-link.ts';
+import { FleetHub } from '../../main/fleet/hub.ts';
 import { makeSelfSigned } from '../../agent/tls.ts';
 import { waitFor } from '../helpers/processes.ts';
 import { BOUNDED, cleanup, spawnAgent, tempDir, TOKEN, tokenFile } from '../agent/helpers.ts';
@@ -87,6 +88,25 @@ test('the pinned fingerprint connects to a real agent over TLS and streams its e
   assert.deepEqual(status.tls, { pinned: agent.ready.fingerprint });
   assert.deepEqual(status.access?.principal, { name: 'desk-7', role: 'responder' });
   assert.equal(status.lastError, undefined);
+});
+
+test('the hub never replaces a pin in one step: a changed certificate is trusted only after its old pin is removed, and each step is saved', BOUNDED, async (t) => {
+  const peer = await listeningTls(t);
+  const old = createHash('sha256').update('the certificate pinned before').digest('hex').toUpperCase().match(/../g)!.join(':');
+  const saved: (string | undefined)[] = [];
+  const hub = new FleetHub({ savePin: (_id, fp) => saved.push(fp), link: { backfill: 10, backoff: { baseMs: 20, maxMs: 50 } } });
+  cleanup(t, () => hub.close());
+  const link = hub.addAgent({ agentId: 'a1', label: 'A1', url: peer.url, token: TOKEN, fingerprint: old });
+  await waitFor(() => link.snapshotStatus().link === 'untrusted', 'the changed certificate is refused');
+  const actor = { name: 'tester' };
+  assert.throws(() => hub.trust('a1', peer.fingerprint, actor), (err: Error & { code?: string }) => err.code === 'pinned_changed' && /remove it first/.test(err.message));
+  assert.deepEqual(saved, [], 'nothing saved');
+  hub.forgetPin('a1', actor);
+  await waitFor(() => link.snapshotStatus().tls?.presented === peer.fingerprint && link.snapshotStatus().tls?.pinned === undefined, 'shown as never seen');
+  assert.throws(() => hub.trust('a1', old, actor), (err: Error & { code?: string }) => err.code === 'fingerprint_changed');
+  hub.trust('a1', peer.fingerprint, actor);
+  assert.deepEqual(saved, [undefined, peer.fingerprint]);
+  await waitFor(() => peer.received().includes(`Authorization: Bearer ${TOKEN}`), 'the newly pinned link writes its request');
 });
 
 test('plain ws:// to another host is refused before connecting', BOUNDED, () => {
