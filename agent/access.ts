@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AgentError, systemCode } from './errors.ts';
-import { normaliseFingerprint } from '../protocol/fingerprint.ts';
+import { LEAD, roleForAction, ROLES } from '../protocol/roles.ts';
 import type { ClientMessage, Role } from '../protocol/index.ts';
 
 export type { Role } from '../protocol/index.ts';
@@ -18,8 +18,6 @@ export type { Role } from '../protocol/index.ts';
 export type TwoPersonOperation = 'seize' | 'sanitise';
 export const TWO_PERSON_DEFAULT: readonly TwoPersonOperation[] = ['seize', 'sanitise'];
 
-export const ROLES: readonly Role[] = ['viewer', 'responder', 'lead'];
-const RANK: Record<Role, number> = { viewer: 0, responder: 1, lead: 2 };
 
 export interface Principal {
   name: string;
@@ -43,10 +41,6 @@ export interface AccessPolicy {
   readonly principals: readonly Principal[];
 }
 
-export function atLeast(role: Role, needed: Role): boolean {
-  return RANK[role] >= RANK[needed];
-}
-
 /**
  * The role a client message needs, or undefined when any authenticated peer may send it. An action's kind decides
  * for actions: seize is a lead's, the rest a responder's.
@@ -54,10 +48,10 @@ export function atLeast(role: Role, needed: Role): boolean {
 export function roleNeeded(message: ClientMessage): Role | undefined {
   switch (message.type) {
     case 'action':
-      return message.kind === 'seize' ? 'lead' : 'responder';
+      return roleForAction(message.kind);
     case 'policy.set':
     case 'evidence.sanitise':
-      return 'lead';
+      return LEAD;
     case 'console.open':
     case 'evidence.pull':
     case 'approval.decide':
@@ -182,4 +176,10 @@ function build(entries: Entry[], twoPerson: TwoPersonOperation[], requireClientC
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A fingerprint as written in the access file (any case; colons, spaces or none) in its canonical form, or undefined. */
+function normaliseFingerprint(text: string): string | undefined {
+  const hex = text.trim().replace(/[\s:]/g, '').toUpperCase();
+  return /^[0-9A-F]{64}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined;
 }

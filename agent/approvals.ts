@@ -14,7 +14,8 @@ import type {
   EvidenceSanitiseMessage,
   Principal,
 } from '../protocol/index.ts';
-import { atLeast, type TwoPersonOperation } from './access.ts';
+import { atLeast } from '../protocol/roles.ts';
+import type { TwoPersonOperation } from './access.ts';
 
 export const APPROVAL_TTL_MS = 30 * 60_000;
 const MAX_WAITING = 256;

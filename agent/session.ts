@@ -24,7 +24,8 @@ import {
   type SubscribeMessage,
   type Vm,
 } from '../protocol/index.ts';
-import { atLeast, describeOperation, roleNeeded, type AccessPolicy, type Principal } from './access.ts';
+import { atLeast } from '../protocol/roles.ts';
+import { describeOperation, roleNeeded, type AccessPolicy, type Principal } from './access.ts';
 import type { ApprovalDesk } from './approvals.ts';
 import type { ConsoleClient, ConsoleHub } from './consoles.ts';
 import type { EventLog } from './event-log.ts';

@@ -10,7 +10,6 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { AgentError, systemCode } from './errors.ts';
 
-export { normaliseFingerprint } from '../protocol/fingerprint.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as NonNullable<Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1]>);
 
@@ -63,12 +62,6 @@ export async function makeSelfSigned(commonName: string, names: string[], days =
   const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
   return { cert: cert.toString('pem') + '\n', key };
 }
-
-/** The SHA-256 fingerprint of a certificate (PEM or DER), as the cockpit shows and pins it. */
-export function fingerprintOf(cert: string | Buffer): string {
-  return new X509Certificate(cert).fingerprint256;
-}
-
 
 /**
  * The agent's identity: given files, or the pair kept in `dir`, or a new pair made there on first start. A folder

@@ -158,9 +158,9 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
       await journal.close();
       throw err;
     }
-    await resume(hub, journal, lab.endpoint, actor, log);
+    await resume(hub, journal, [lab.endpoint], actor, log);
   }
-  for (const e of endpoints) await resume(hub, journal, e, actor, log);
+  await resume(hub, journal, endpoints, actor, log);
   const consoles = new ConsoleHub(hub, join(opts.dataDir, 'recordings'), {
     opened: (session, who) => journal.append([consoleEntry('opened', { sessionId: session.sessionId, agentId: session.agentId, vmId: session.vmId, actor: who, ...(session.readOnly ? { reason: `read-only: ${session.reason ?? 'asked'}` } : {}) })]),
     closed: (session, who, rec, reason) => journal.append([consoleEntry('closed', {
@@ -194,21 +194,27 @@ export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
 }
 
 /**
- * Connects to an agent where the journal left off: the stream resumes after the newest event seq this journal holds
+ * Connects to each agent where the journal left off: its stream resumes after the newest event seq this journal holds
  * for it (a restart neither records an event twice nor skips one), and the actions this cockpit asked but never saw
  * end are asked again under their request ids (the agent answers with what it has; it never runs one twice).
  */
-async function resume(hub: FleetHub, journal: JournalHost, endpoint: AgentEndpoint, actor: Actor, log: (line: string) => void): Promise<void> {
-  let resumeAfter: number | undefined;
-  try {
-    resumeAfter = await newestEventSeq(journal, endpoint.agentId);
-    const unfinished = await unfinishedActions(journal, endpoint.agentId, actor.cockpit);
+async function resume(hub: FleetHub, journal: JournalHost, endpoints: readonly AgentEndpoint[], actor: Actor, log: (line: string) => void): Promise<void> {
+  // Each agent's journal reads run side by side (a fleet of hundreds starts in one round), then the links start in order.
+  const points = await Promise.all(endpoints.map(async (endpoint) => {
+    try {
+      const [resumeAfter, unfinished] = await Promise.all([newestEventSeq(journal, endpoint.agentId), unfinishedActions(journal, endpoint.agentId, actor.cockpit)]);
+      return { resumeAfter, unfinished };
+    } catch (err) {
+      log(`cordon: the journal could not say where ${endpoint.agentId}'s stream stopped (${(err as Error).message}); loading its recent events instead, some may be recorded twice.`);
+      return { resumeAfter: undefined, unfinished: [] };
+    }
+  }));
+  endpoints.forEach((endpoint, i) => {
+    const { resumeAfter, unfinished } = points[i]!;
     for (const rec of unfinished) hub.adopt(rec);
     if (unfinished.length > 0) log(`cordon: ${unfinished.length} action(s) asked of ${endpoint.agentId} before the cockpit stopped had no result yet; asking the agent for it.`);
-  } catch (err) {
-    log(`cordon: the journal could not say where ${endpoint.agentId}'s stream stopped (${(err as Error).message}); loading its recent events instead, some may be recorded twice.`);
-  }
-  hub.addAgent(endpoint, resumeAfter !== undefined ? { resumeAfter } : {});
+    hub.addAgent(endpoint, resumeAfter !== undefined ? { resumeAfter } : {});
+  });
 }
 
 /** Pages of the journal, newest first, until `take` says stop or `maxPages` were read. */

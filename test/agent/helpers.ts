@@ -65,9 +65,13 @@ export interface AgentProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node --import tsx agent/cli.ts ARGS` and waits for its ready line; killed after the test. */
-export async function spawnAgent(t: TestContext, args: string[], timeoutMs = 20_000): Promise<AgentProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `node --import tsx agent/cli.ts ARGS` and waits for its ready line; killed after the test. `prefix` runs it
+ * behind a command that execs it (e.g. `ip netns exec NS`), so the pid is still the agent's own.
+ */
+export async function spawnAgent(t: TestContext, args: string[], timeoutMs = 20_000, prefix: string[] = []): Promise<AgentProcess> {
+  const [cmd, ...rest] = [...prefix, process.execPath, '--import', 'tsx', 'agent/cli.ts', ...args];
+  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

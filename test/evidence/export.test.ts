@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { closeDualHashPool } from '../../evidence/dual-hash.ts';
 import { exportFolder, type ExportFile, type ExportProgress } from '../../evidence/export.ts';
 import { EvidenceIoError } from '../../evidence/io-errors.ts';
+import { digestTree } from '../helpers/evidence-store.ts';
 import { tempDir } from '../helpers/processes.ts';
 
 const base = tempDir('export');
@@ -26,21 +27,6 @@ const describe = (bytes: Uint8Array) => ({
   sha256: createHash('sha256').update(bytes).digest('hex'),
   sha1: createHash('sha1').update(bytes).digest('hex'),
 });
-
-/** One digest over every source file's bytes and mode, to show the source was never changed. */
-function digestTree(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(d, e.name);
-      h.update(`${p}\0${statSync(p).mode}\0`);
-      if (e.isDirectory()) walk(p);
-      else h.update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
 
 const code = (c: string, pattern?: RegExp) => (err: unknown) => {
   assert.ok(err instanceof EvidenceIoError, String(err));

@@ -3,28 +3,18 @@
 // matches the agent's hashes; a capture whose file changed on the agent after it was captured is refused, and a file
 // that arrives different from what the agent captured is kept aside and never used.
 import { strict as assert } from 'node:assert';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FleetHub } from '../../main/fleet/hub.ts';
 import { pullCapture, TransferError, type TransferProgress } from '../../main/evidence/transfer.ts';
 import type { EvidenceCapture } from '../../protocol/index.ts';
+import { plantCapture } from '../helpers/evidence-store.ts';
 import { startAgentProcess, tempDir, waitFor, writeToken, type RunningProcess } from '../helpers/processes.ts';
 
 const TOKEN = 'transfer-test-token-0123456789';
 const SIZE = 96 * 1024 * 1024 + 12345;
-
-function capture(store: string, captureId: string, files: Record<string, Buffer>): void {
-  const dir = join(store, captureId);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const finishedAt = new Date().toISOString();
-  const listed = Object.entries(files).map(([path, bytes]) => {
-    writeFileSync(join(dir, path), bytes);
-    return { path, role: 'memory', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha1: createHash('sha1').update(bytes).digest('hex'), capturedAt: finishedAt };
-  });
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify({ format: 'cordon-capture/1', captureId, simulated: true, vm: { id: 'vm-x', name: 'vm-x' }, finishedAt, files: listed })}\n`);
-}
 
 describe('evidence pulls from a real agent process', () => {
   const dir = tempDir('evidence-transfer');
@@ -36,8 +26,8 @@ describe('evidence pulls from a real agent process', () => {
   const listed = async (id: string) => (await link()!.listEvidence()).find((c) => c.captureId === id) as EvidenceCapture;
 
   before(async () => {
-    capture(store, 'cap-resume-0001', { 'memory.elf': big });
-    capture(store, 'cap-changed-0001', { 'memory.elf': randomBytes(1024 * 1024) });
+    plantCapture(store, 'cap-resume-0001', { 'memory.elf': big });
+    plantCapture(store, 'cap-changed-0001', { 'memory.elf': randomBytes(1024 * 1024) });
     agent = await startAgentProcess({ tokenFile: writeToken(dir.path, TOKEN), dataDir: join(dir.path, 'agent'), agentId: 'xfer', rate: 1, vms: 1, extra: ['--no-logs'] });
     hub = new FleetHub();
     hub.addAgent({ agentId: 'xfer', label: 'xfer', url: agent.url, token: TOKEN });

@@ -5,6 +5,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MAX_TEXT_FRAME_BYTES } from '../../protocol/index.ts';
+import { anyString, codeUnit, mutate, type Mutation } from '../security/kit.ts';
 import { DECODERS, EXAMPLES, ROOTS, example, freshRoot, freshValidator, type Root } from './examples.ts';
 import { record } from '../security/campaign.ts';
 
@@ -133,13 +134,6 @@ const params = (runs = RUNS) => ({ seed: SEED, numRuns: runs, endOnFailure: true
 
 // --- arbitraries ---------------------------------------------------------------------------------------------------
 
-/** Any UTF-16 code unit, lone surrogates included: what a broken peer or a fuzzer can put in a JS string. */
-const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
-const anyString = fc.oneof(
-  fc.string({ unit: codeUnit, maxLength: 300 }),
-  fc.string({ unit: 'grapheme', maxLength: 100 }),
-  fc.string({ unit: 'binary', maxLength: 100 }),
-);
 
 const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'type', 'seq', 'id'];
 const hostileKey = fc.oneof(fc.constantFrom(...HOSTILE_KEYS), fc.string({ unit: codeUnit, maxLength: 80 }));
@@ -158,30 +152,7 @@ const typeValue = fc.oneof(
   fc.jsonValue({ maxDepth: 1 }),
 );
 
-type Json = Record<string, unknown>;
 const exampleValues = EXAMPLES.map((e) => example(e.file));
-
-/** Every path inside a value: ['event', 'process', 'pid'], ['vms', 0, 'state'], … (the root is []). */
-function pathsOf(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
-  out.push(prefix);
-  if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...prefix, i], out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) pathsOf(v, [...prefix, k], out);
-  return out;
-}
-
-function get(value: unknown, path: (string | number)[]): unknown {
-  return path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)[k], value);
-}
-
-/** Sets an own property even for '__proto__', as JSON.parse would create it. */
-function defineOwn(target: object, key: string | number, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-type Mutation =
-  | { op: 'remove'; pick: number }
-  | { op: 'replace'; pick: number; value: unknown }
-  | { op: 'add'; pick: number; key: string; value: unknown };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('remove' as const), pick: fc.nat() }),
@@ -193,26 +164,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 const mutatedExample = fc.record({
   base: fc.constantFrom(...exampleValues),
   mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
-}).map(({ base, mutations }) => {
-  const m = structuredClone(base) as Json;
-  for (const mu of mutations) {
-    const paths = pathsOf(m);
-    const path = paths[mu.pick % paths.length]!;
-    if (mu.op === 'add') {
-      const containers = paths.filter((p) => { const v = get(m, p); return v !== null && typeof v === 'object' && !Array.isArray(v); });
-      const target = get(m, containers[mu.pick % containers.length]!) as object;
-      defineOwn(target, mu.key, mu.value);
-    } else if (path.length > 0) {
-      const parent = get(m, path.slice(0, -1)) as Record<string | number, unknown> | unknown[];
-      const key = path[path.length - 1]!;
-      if (mu.op === 'remove') {
-        if (Array.isArray(parent)) parent.splice(Number(key), 1);
-        else delete (parent as Record<string | number, unknown>)[key];
-      } else defineOwn(parent, key, mu.value);
-    }
-  }
-  return JSON.stringify(m);
-});
+}).map(({ base, mutations }) => JSON.stringify(mutate(base, mutations)));
 
 /** Objects of protocol-like keys with arbitrary values: reaches deeper into each union member than noise does. */
 const messageLike = fc.record({

@@ -4,31 +4,20 @@
 // a plain file name but also the name of a member of Object.prototype (`constructor`, `toString`, `hasOwnProperty`)
 // is pulled like any other and pollutes nothing. Against a real agent process over a real WebSocket.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FleetHub } from '../../main/fleet/hub.ts';
 import { pullCapture, TransferError } from '../../main/evidence/transfer.ts';
 import type { EvidenceCapture } from '../../protocol/index.ts';
 import { startAgentProcess, tempDir, waitFor, writeToken, type RunningProcess } from '../helpers/processes.ts';
+import { plantCapture } from '../helpers/evidence-store.ts';
 import { record } from './campaign.ts';
 import { assertClearError, assertNoLongEcho, assertPrototypesClean } from './kit.ts';
 
 const TOKEN = 'campaign-pull-names-0123456789';
 const MEMBER_NAMES = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'];
-
-/** Writes a capture into the agent's store as the agent's seize leaves one: files and a manifest naming them. */
-function capture(store: string, captureId: string, files: Record<string, Buffer>): void {
-  const dir = join(store, captureId);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const finishedAt = new Date().toISOString();
-  const listed = Object.entries(files).map(([path, bytes]) => {
-    writeFileSync(join(dir, path), bytes);
-    return { path, role: 'memory', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha1: createHash('sha1').update(bytes).digest('hex'), capturedAt: finishedAt };
-  });
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify({ format: 'cordon-capture/1', captureId, simulated: true, vm: { id: 'vm-x', name: 'vm-x' }, finishedAt, files: listed })}\n`);
-}
 
 describe('bad input: capture file names in an evidence pull', () => {
   const dir = tempDir('campaign-pull');
@@ -39,7 +28,7 @@ describe('bad input: capture file names in an evidence pull', () => {
   const link = () => hub.linkOf('names');
 
   before(async () => {
-    capture(store, 'cap-members-0001', files);
+    plantCapture(store, 'cap-members-0001', files);
     agent = await startAgentProcess({ tokenFile: writeToken(dir.path, TOKEN), dataDir: join(dir.path, 'agent'), agentId: 'names', rate: 1, vms: 1, extra: ['--no-logs'] });
     hub = new FleetHub();
     hub.addAgent({ agentId: 'names', label: 'names', url: agent.url, token: TOKEN });

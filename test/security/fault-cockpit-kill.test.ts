@@ -6,14 +6,17 @@
 // and matches the agent's hashes; the cut-off export says so on the medium, resumes when asked again, and the copy
 // verifies on its own; the source package is untouched.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { verifyPackage } from '../../evidence/verify.ts';
 import { INCOMPLETE_MARKER } from '../../evidence/export.ts';
 import type { AgentStatus, CockpitEvidenceStatus, CockpitSnapshot, EvidenceExportOutcome, EvidenceExportProgress, EvidencePackageSummary, EvidenceTransferProgress } from '../../protocol/index.ts';
+import { digestTree, plantCapture } from '../helpers/evidence-store.ts';
 import { record } from './campaign.ts';
+
+const FAULT_VM = { id: 'vm-fault', name: 'fault-vm' };
 import { CallError, FaultCockpit } from './fault-cockpit.ts';
 import { assertSentence, FAULT_BOUNDED, FaultAgent, Received, tally, until, type SeqTally } from './fault-kit.ts';
 
@@ -100,38 +103,11 @@ test('cockpit killed (SIGKILL) mid-action (seize) while events stream: the seizu
   });
 });
 
-/** A capture in the agent's evidence store, as its seize would leave it: files, then a manifest naming their hashes. */
-function plantCapture(dataDir: string, captureId: string, files: Record<string, Buffer>): void {
-  const dir = join(dataDir, 'actions', captureId);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const finishedAt = new Date().toISOString();
-  const listed = Object.entries(files).map(([path, bytes]) => {
-    writeFileSync(join(dir, path), bytes);
-    return { path, role: 'memory', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha1: createHash('sha1').update(bytes).digest('hex'), capturedAt: finishedAt };
-  });
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify({ format: 'cordon-capture/1', captureId, simulated: true, vm: { id: 'vm-fault', name: 'fault-vm' }, finishedAt, files: listed })}\n`);
-}
-
-/** One digest over a folder's names, modes and bytes: the package before and after is the same, or not. */
-function digestTree(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(d, e.name);
-      h.update(`${p}\0${statSync(p).mode}\0`);
-      if (e.isDirectory()) walk(p);
-      else h.update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
-
 test('cockpit killed (SIGKILL) mid-pull and mid-export: the pull resumes from its last synced byte; the export says it is incomplete, then resumes and verifies', FAULT_BOUNDED, async (t) => {
   const agent = await FaultAgent.create(t, ['--vms', '2', '--rate', '5', '--no-logs']);
   const captureId = 'cap-fault-0001';
   const memory = randomBytes(256 * MiB);
-  plantCapture(agent.dataDir, captureId, { 'memory.elf': memory });
+  plantCapture(join(agent.dataDir, 'actions'), captureId, { 'memory.elf': memory }, FAULT_VM);
   await agent.start();
   const cockpit = new FaultCockpit(t, join(agent.dir, 'cockpit'), { agentId: agent.agentId, url: agent.url, tokenFile: agent.tokenFile });
   await cockpit.start();

@@ -6,14 +6,17 @@
 // verifies on its own.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { INCOMPLETE_MARKER } from '../../evidence/export.ts';
 import { verifyPackage } from '../../evidence/verify.ts';
 import type { CockpitEvidenceStatus, CockpitSnapshot, EvidenceExportOutcome, EvidencePackageSummary, EvidenceTransferProgress } from '../../protocol/index.ts';
+import { digestTree, plantCapture } from '../helpers/evidence-store.ts';
 import { record } from './campaign.ts';
+
+const FAULT_VM = { id: 'vm-fault', name: 'fault-vm' };
 import { cleanup } from '../agent/helpers.ts';
 import { CallError, FaultCockpit } from './fault-cockpit.ts';
 import { assertSentence, FAULT_BOUNDED, FaultAgent, until } from './fault-kit.ts';
@@ -54,31 +57,6 @@ function smallMedium(t: TestContext, dir: string, kind: 'tmpfs' | 'ext4', sizeMi
   return at;
 }
 
-function plantCapture(dataDir: string, captureId: string, files: Record<string, Buffer>): void {
-  const dir = join(dataDir, 'actions', captureId);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const finishedAt = new Date().toISOString();
-  const listed = Object.entries(files).map(([path, bytes]) => {
-    writeFileSync(join(dir, path), bytes);
-    return { path, role: path.startsWith('memory') ? 'memory' : 'disk', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha1: createHash('sha1').update(bytes).digest('hex'), capturedAt: finishedAt };
-  });
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify({ format: 'cordon-capture/1', captureId, simulated: true, vm: { id: 'vm-fault', name: 'fault-vm' }, finishedAt, files: listed })}\n`);
-}
-
-function digestTree(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(d, e.name);
-      h.update(`${p}\0${statSync(p).mode}\0`);
-      if (e.isDirectory()) walk(p);
-      else h.update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
-
 function usedBytes(at: string): number {
   const s = statfsSync(at);
   return (s.blocks - s.bfree) * s.bsize;
@@ -88,7 +66,7 @@ test('the medium fills up during an export (32 MiB tmpfs, 32 MiB ext4 on a loop 
   const agent = await FaultAgent.create(t, ['--vms', '2', '--rate', '0', '--no-logs']);
   const captureId = 'cap-fault-full';
   // Two files, so that the first fits and the second does not: the medium fills in the middle of the export.
-  plantCapture(agent.dataDir, captureId, { 'disk.raw': randomBytes(20 * MiB), 'memory.elf': randomBytes(28 * MiB) });
+  plantCapture(join(agent.dataDir, 'actions'), captureId, { 'disk.raw': randomBytes(20 * MiB), 'memory.elf': randomBytes(28 * MiB) }, FAULT_VM);
   await agent.start();
   const cockpit = new FaultCockpit(t, join(agent.dir, 'cockpit'), { agentId: agent.agentId, url: agent.url, tokenFile: agent.tokenFile });
   await cockpit.start();

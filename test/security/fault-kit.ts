@@ -4,15 +4,13 @@
 // journal read back to count how many times each request id began; and a count of processes that ended without
 // being told to (a crash). Holds no test itself.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { ReadyLine } from '../../agent/flags.ts';
 import type { AgentLink } from '../../main/fleet/agent-link.ts';
 import type { FleetHub } from '../../main/fleet/hub.ts';
 import type { AgentStatus } from '../../protocol/index.ts';
-import { agentArgs, cleanup, ROOT, tempDir, type AgentProcess } from '../agent/helpers.ts';
+import { agentArgs, spawnAgent, tempDir, type AgentProcess } from '../agent/helpers.ts';
 import { freePort } from '../helpers/processes.ts';
 
 /** Fault tests start and kill several processes on a shared, noisy machine: a generous deadline each. */
@@ -59,7 +57,7 @@ export class FaultAgent {
   /** Starts the agent (same data dir, same port), `more` overriding earlier flags (e.g. ['--rate', '0']). */
   async start(more: string[] = []): Promise<AgentProcess> {
     const args = [...agentArgs(this.dir, [...this.extra, '--listen', `${this.where.host ?? '127.0.0.1'}:${this.port}`, '--agent-id', this.agentId, ...more], this.dataDir)];
-    const proc = await spawnReady(this.t, this.where.netns ? ['ip', 'netns', 'exec', this.where.netns] : [], args, 60_000);
+    const proc = await spawnAgent(this.t, args, 60_000, this.where.netns ? ['ip', 'netns', 'exec', this.where.netns] : []);
     this.proc = proc;
     this.lastUrl = proc.ready.url;
     this.fingerprint = proc.ready.fingerprint;
@@ -112,45 +110,6 @@ export interface AgentPlace {
   host?: string;
   port?: number;
   netns?: string;
-}
-
-/**
- * Starts the agent CLI (behind `prefix`, e.g. `ip netns exec NS`, which execs it: the pid is the agent's own) and
- * waits for its ready line; killed after the test, through the harness's cleanup stack.
- */
-async function spawnReady(t: TestContext, prefix: string[], args: string[], timeoutMs: number): Promise<AgentProcess> {
-  const argv = [process.execPath, '--import', 'tsx', 'agent/cli.ts', ...args];
-  const [cmd, ...rest] = [...prefix, ...argv];
-  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (chunk: Buffer) => { err = (err + chunk.toString()).slice(-50_000); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  cleanup(t, async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const ready = await new Promise<ReadyLine>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.slice(0, nl)) as ReadyLine);
-      } catch (e) {
-        reject(new Error(`the ready line is not JSON: ${out.slice(0, nl)} (${(e as Error).message})`));
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`the agent exited (code ${code}, signal ${signal}) before its ready line; stderr:\n${err}`));
-    });
-  });
-  return { child, ready, stderr: () => err, exited };
 }
 
 export function readEventLog(dataDir: string): Map<number, string> {

@@ -4,6 +4,7 @@
 // Pure: no React, no clock of its own.
 import type { ActionKind, ActionParams, ActionRecord, AgentStatus, Principal, Role, Vm, VmState } from '../../../protocol/index.ts';
 import { ACTION_KINDS, refuse } from '../../../protocol/lifecycle.ts';
+import { atLeast, roleForAction } from '../../../protocol/roles.ts';
 import { isPlanUnderway, type ActionPlan, type PlanStep } from './action-plans.ts';
 import { isUnderway, vmKey } from './action-history.ts';
 import type { CockpitState } from './cockpit.ts';
@@ -57,12 +58,7 @@ export function principalKeyOf(status: Pick<AgentStatus, 'access'> | undefined):
   return p ? `${p.role}\t${p.name}` : undefined;
 }
 
-const ROLE_RANK: Record<Role, number> = { viewer: 0, responder: 1, lead: 2 };
 
-/** The role an action needs on the agent (agent/access.ts): seize is a lead's, every other action a responder's. */
-export function roleFor(kind: ActionKind): Role {
-  return kind === 'seize' ? 'lead' : 'responder';
-}
 
 /**
  * Why `kind` cannot be asked of the VM now, in a sentence a responder can act on; undefined when it can. `params` are
@@ -79,8 +75,8 @@ export function whyNot(kind: ActionKind, t: ActTarget, params?: ActionParams): s
     return `The ${driver} driver of ${agent.label} cannot ${kind} (it offers: ${offered}).`;
   }
   const me = agent?.principal;
-  if (me !== undefined && ROLE_RANK[me.role] < ROLE_RANK[roleFor(kind)]) {
-    return `${kind[0]!.toUpperCase()}${kind.slice(1)} needs the ${roleFor(kind)} role on ${agent!.label}; you are ${me.name} (${me.role}).`;
+  if (me !== undefined && !atLeast(me.role, roleForAction(kind))) {
+    return `${kind[0]!.toUpperCase()}${kind.slice(1)} needs the ${roleForAction(kind)} role on ${agent!.label}; you are ${me.name} (${me.role}).`;
   }
   if (isPlanUnderway(t.plan)) return `${t.plan!.label} is under way on ${vm.name}: wait until it ends.`;
   if (vm.busy !== undefined) return `${vm.name} is busy: a ${vm.busy} runs on it now.`;

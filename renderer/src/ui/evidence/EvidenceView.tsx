@@ -7,6 +7,7 @@ import { useCallback, useEffect, useId, useState } from 'react';
 import type { CockpitEvidenceStatus, EvidencePackageSummary, EvidenceVerifyOutcome, SanitisationReport } from '../../../../protocol/index.ts';
 import { useCockpit, useCockpitCall } from '../cockpit-context.tsx';
 import { Visible } from '../Visible.tsx';
+import { atLeast, LEAD } from '../../../../protocol/roles.ts';
 import { bytesText, durationText, rateText } from './evidence-model.ts';
 import './evidence.css';
 
@@ -301,7 +302,7 @@ function Sanitise({ p, handedOver, verified, busy, run, onReport }: {
   const [confirm, setConfirm] = useState(false);
   // Sanitising is a lead's (agent/access.ts): a cockpit with a lesser role on the package's agent is told which one.
   const me = useCockpit((s) => s.agents.find((a) => a.agentId === p.agentId)?.access?.principal);
-  const roleProblem = me !== undefined && me.role !== 'lead' ? `Sanitising needs the lead role on ${p.agentId}; you are ${me.name} (${me.role}).` : undefined;
+  const roleProblem = me !== undefined && !atLeast(me.role, LEAD) ? `Sanitising needs the lead role on ${p.agentId}; you are ${me.name} (${me.role}).` : undefined;
   const twoPerson = useCockpit((s) => s.agents.find((a) => a.agentId === p.agentId)?.access?.twoPerson.includes('sanitise') ?? false);
   const ready = handedOver && verified && roleProblem === undefined;
   return (

@@ -9,6 +9,7 @@ import { describeScope, type StigVerdict } from '../../../../protocol/compliance
 import { cklbFileName, toCklb } from '../../../../protocol/cklb.ts';
 import { useCockpit, useCockpitCall } from '../cockpit-context.tsx';
 import { Visible } from '../Visible.tsx';
+import { atLeast, LEAD } from '../../../../protocol/roles.ts';
 import { nextVersion, parsePolicy, policyText, stigBaseline, verdictOf } from './policy-model.ts';
 import './policy.css';
 
@@ -145,7 +146,7 @@ function Editor({ agents, onPushed }: { agents: AgentPolicy[]; onPushed(): void 
     return n;
   });
   // Setting the policy is a lead's (agent/access.ts): an agent where this cockpit is less is named, with its role.
-  const rolesKey = useCockpit((s) => s.agents.filter((a) => a.access && a.access.principal.role !== 'lead').map((a) => `${a.agentId}\t${a.access!.principal.role}\t${a.access!.principal.name}`).join('\n'));
+  const rolesKey = useCockpit((s) => s.agents.filter((a) => a.access && !atLeast(a.access.principal.role, LEAD)).map((a) => `${a.agentId}\t${a.access!.principal.role}\t${a.access!.principal.name}`).join('\n'));
   const notLead = rolesKey === '' ? [] : rolesKey.split('\n').map((line) => {
     const [agentId, role, ...name] = line.split('\t') as [string, string, ...string[]];
     return { agentId, role, name: name.join('\t'), label: agents.find((a) => a.agentId === agentId)?.label ?? agentId };

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import type { AgentStatus, Approval } from '../../../../protocol/index.ts';
 import { cellText } from '../../text/visible.ts';
 import { Visible } from '../Visible.tsx';
+import { atLeast } from '../../../../protocol/roles.ts';
 import { useCockpit, useCockpitCall } from '../cockpit-context.tsx';
 
 export function Approvals() {
@@ -28,7 +29,7 @@ function ApprovalItem({ agent, approval }: { agent: AgentStatus; approval: Appro
   const [error, setError] = useState<string | null>(null);
   const me = agent.access?.principal;
   const mine = me !== undefined && me.name === approval.requestedBy.name;
-  const mayDecide = me !== undefined && me.role !== 'viewer';
+  const mayDecide = me !== undefined && atLeast(me.role, 'responder');
   const decide = (approve: boolean) => {
     setBusy(true);
     setError(null);
