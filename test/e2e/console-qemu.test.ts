@@ -159,7 +159,8 @@ describe('a real QEMU micro-VM in the cockpit, in Chromium', { skip: ROOT_ONLY, 
     }
     await page.keyboard.press('Control+C');
     const atCtrlC = await flow();
-    await until('the prompt after Ctrl-C', async () => /\^C/.test(await screen()) && await atPrompt(), 60_000).catch(async (err: Error) => {
+    // The prompt back is the proof: the guest's tty does not always echo ^C (seen in test/qemu/console.test.ts).
+    await until('the prompt after Ctrl-C', () => atPrompt(), 60_000).catch(async (err: Error) => {
       // Twice in CI (never alone, loaded or not): tell a Ctrl-C the guest never acted on (the flood still drawn) from
       // output that stalled on its way to the screen (nothing drawn since).
       const now = await flow();
