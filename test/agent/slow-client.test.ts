@@ -17,10 +17,13 @@ const linux = process.platform === 'linux';
 
 /** What a queue per connection would have to hold, in MiB, for `events` unread events of ~550 bytes. */
 const queuedMiB = (events: number) => (events * 550) / (1024 * 1024);
-/** How much the agent's RSS may grow while a reader sleeps; GC alone moves it by a few tens of MiB at this rate. */
+/** How much the agent's RSS may grow while a reader sleeps, once its heap has reached its working size. */
 // The agent's own swings (GC, the event log's buffers) reach 51 MiB on a loaded CI machine; what is held back for an
-// unbounded queue is the whole unread backlog, over 2 × this in the time watched.
-const BOUND_MIB = 64;
+// unbounded queue is the whole unread backlog, over 2 × this in the time watched. Node 22 and later size V8's young
+// generation from the heap limit (semi-spaces of up to 64 MiB here, 16 MiB on Node 20): in the first seconds of a
+// burst the agent's RSS climbs about 130 MiB to its working size and then stays flat, however much goes unread (seen
+// over 20 s and 665 MiB unread). So the baseline is taken after a settling time, and the watch comes after it.
+const BOUND_MIB = 80;
 
 test('a paused reader at 60,000 events/s leaves the agent\'s RSS bounded, then catches up from the log', { ...BOUNDED, skip: !linux && 'reads /proc' }, async (t) => {
   const dir = tempDir(t);
@@ -32,21 +35,25 @@ test('a paused reader at 60,000 events/s leaves the agent\'s RSS bounded, then c
   // Stop reading: the socket stays open, the kernel buffers fill, and the agent must stop at its high-water mark.
   slow.ws.pause();
   const pausedAt = await latestSeq(t, agent.ready.url);
-  // The baseline is the agent already running flat out with the reader asleep, so GC's swings are in both figures.
+  // The baseline is the agent already running flat out with the reader asleep, its heap grown to its working size,
+  // so GC's swings are in both figures.
   let baseline = 0;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 20; i++) {
     await sleep(200);
-    baseline = Math.max(baseline, rssMiB(pid));
+    if (i >= 10) baseline = Math.max(baseline, rssMiB(pid));
   }
+  const watchedFrom = await latestSeq(t, agent.ready.url);
   let peak = baseline;
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < 40; i++) {
     await sleep(200);
     peak = Math.max(peak, rssMiB(pid));
   }
-  const unread = (await latestSeq(t, agent.ready.url)) - pausedAt;
-  assert.ok(queuedMiB(unread) > 2 * BOUND_MIB, `the agent kept producing while the reader slept (${unread} events, ~${queuedMiB(unread).toFixed(0)} MiB)`);
-  assert.ok(peak - baseline < BOUND_MIB, `RSS grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB while ~${queuedMiB(unread).toFixed(0)} MiB went unread`);
-  t.diagnostic(`RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB while ${unread} events (~${queuedMiB(unread).toFixed(0)} MiB) went unread`);
+  const latest = await latestSeq(t, agent.ready.url);
+  const unread = latest - pausedAt;
+  const unreadWatched = latest - watchedFrom;
+  assert.ok(queuedMiB(unreadWatched) > 2 * BOUND_MIB, `the agent kept producing while the reader slept and RSS was watched (${unreadWatched} events, ~${queuedMiB(unreadWatched).toFixed(0)} MiB)`);
+  assert.ok(peak - baseline < BOUND_MIB, `RSS grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB while ~${queuedMiB(unreadWatched).toFixed(0)} MiB went unread`);
+  t.diagnostic(`RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB while ${unreadWatched} events (~${queuedMiB(unreadWatched).toFixed(0)} MiB) went unread, ${unread} in all`);
 
   // Reading again, the client gets everything it missed, in order, from the log.
   slow.ws.resume();
@@ -59,7 +66,7 @@ test('a paused reader at 60,000 events/s leaves the agent\'s RSS bounded, then c
   assert.equal(firstBreak(seqs), -1, 'caught up with no seq missing or doubled');
   assert.equal(slow.received.filter((m) => m.type === 'gap').length, 0);
   record({ campaign: 'bad-input', target: 'agent: slow client (a reader that stops reading)', kind: 'paused reader while 60,000 events/s are produced', tried: 1, refused: 0, crashes: 0,
-    outcome: `RSS grew ${(peak - baseline).toFixed(0)} MiB (bound ${BOUND_MIB}) while ${unread} events went unread; the reader then caught up from the log with no seq missing or doubled.` });
+    outcome: `RSS grew ${(peak - baseline).toFixed(0)} MiB (bound ${BOUND_MIB}) while ${unreadWatched} events went unread in the time watched (${unread} in all); the reader then caught up from the log with no seq missing or doubled.` });
 });
 
 async function latestSeq(t: Parameters<typeof TestCockpit.open>[0], url: string): Promise<number> {
