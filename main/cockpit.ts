@@ -34,7 +34,7 @@ export interface CockpitOptions {
    * The journal (`dataDir/journal`): the responder's signing key, and the worker script when bundled. Default: a key
    * file `dataDir/journal-key.pem` (mode 0600); the desktop shell passes the key it keeps in safeStorage.
    */
-  journal?: { key?: () => KeyObject; workerPath?: string; checkpointMs?: number; keyProtection?: { protection: 'os-keychain' | 'key-file'; warning?: string } };
+  journal?: { key?: () => KeyObject | Promise<KeyObject>; workerPath?: string; checkpointMs?: number; keyProtection?: { protection: 'os-keychain' | 'key-file'; warning?: string } };
 }
 
 export interface Cockpit {
@@ -122,7 +122,7 @@ export async function recordSettings(journal: JournalHost, settings: CockpitSett
 
 export async function startCockpit(opts: CockpitOptions): Promise<Cockpit> {
   const log = opts.log ?? ((line: string) => console.error(line));
-  const key = opts.journal?.key ? opts.journal.key() : loadOrCreateKeyFile(join(opts.dataDir, 'journal-key.pem'));
+  const key = opts.journal?.key ? await opts.journal.key() : loadOrCreateKeyFile(join(opts.dataDir, 'journal-key.pem'));
   const journal = await JournalHost.open({
     dir: join(opts.dataDir, 'journal'), key, note: log,
     ...(opts.journal?.workerPath ? { workerPath: opts.journal.workerPath } : {}),

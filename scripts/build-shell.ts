@@ -8,7 +8,7 @@ const common: BuildOptions = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
-  target: 'node20',
+  target: 'node24', // the Node that Electron 45 runs
   sourcemap: false,
   legalComments: 'none',
   external: ['electron'],

@@ -77,11 +77,14 @@ export function describeKey(name: string, publicKey: Uint8Array): KeyDescription
   return { name, verifierKey: verifierKeyString(name, publicKey), fingerprint: keyFingerprint(publicKey) };
 }
 
-/** An OS keychain's sealing (Electron's safeStorage), as the desktop shell hands it over. */
+/**
+ * An OS keychain's sealing (Electron's asynchronous safeStorage, as the desktop shell hands it over). `unseal` says
+ * when the keychain wants the value sealed again (its key was rotated, say): the caller writes the new seal back.
+ */
 export interface Sealer {
-  available(): boolean;
-  seal(plain: string): Buffer;
-  unseal(sealed: Buffer): string;
+  available(): Promise<boolean>;
+  seal(plain: string): Promise<Buffer>;
+  unseal(sealed: Buffer): Promise<{ plain: string; reseal: boolean }>;
 }
 
 /**
@@ -89,23 +92,26 @@ export interface Sealer {
  * store. A key is made on first use. Without a keychain (Linux with only the plain-text backend), the key file at
  * `fallbackPath` (mode 0600) is used instead, and `warn` says so: a signing key is never stored as plain settings.
  */
-export function loadOrCreateSealedKey(o: { sealer: Sealer; read(): string | undefined; write(sealed: string): void; fallbackPath: string; warn(line: string): void }): KeyObject {
-  if (!o.sealer.available()) {
+export async function loadOrCreateSealedKey(o: { sealer: Sealer; read(): string | undefined; write(sealed: string): void; fallbackPath: string; warn(line: string): void }): Promise<KeyObject> {
+  if (!(await o.sealer.available())) {
     o.warn(`cordon: no OS keychain is available: the journal's signing key is kept in ${o.fallbackPath} (mode 0600) instead.`);
     return loadOrCreateKeyFile(o.fallbackPath);
   }
   const sealed = o.read();
   if (sealed !== undefined) {
-    let seed: Buffer;
+    let seedHex: string;
+    let reseal: boolean;
     try {
-      seed = Buffer.from(o.sealer.unseal(Buffer.from(sealed, 'base64')), 'hex');
+      ({ plain: seedHex, reseal } = await o.sealer.unseal(Buffer.from(sealed, 'base64')));
     } catch (err) {
       throw new JournalError('bad_key', 'The OS keychain could not unseal the journal\'s signing key: unlock the keychain, or restore the key from a backup.', { cause: err });
     }
-    return privateKeyFromSeed(seed);
+    // The keychain asks for a fresh seal (a rotated key): the same seed, sealed anew, so the old seal can go.
+    if (reseal) o.write((await o.sealer.seal(seedHex)).toString('base64'));
+    return privateKeyFromSeed(Buffer.from(seedHex, 'hex'));
   }
   const seed = randomBytes(32);
   const key = privateKeyFromSeed(seed);
-  o.write(o.sealer.seal(seed.toString('hex')).toString('base64'));
+  o.write((await o.sealer.seal(seed.toString('hex'))).toString('base64'));
   return key;
 }

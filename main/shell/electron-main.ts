@@ -30,16 +30,36 @@ if (!app.requestSingleInstanceLock()) app.quit();
 let win: BrowserWindow | undefined;
 let cockpit: Cockpit | undefined;
 
-/** Tokens kept by safeStorage (OS keychain); refuses to pretend where the only backend is plain text. */
-function safeStorageSecrets(store: Store<Record<string, unknown>>): SecretSource {
+/**
+ * Tokens kept by safeStorage (the OS keychain), opened once at start-up with its asynchronous API. A token the
+ * keychain wants sealed anew (its key was rotated) is written back sealed anew; one it cannot open is reported for
+ * its agent when the fleet starts, never skipped silently.
+ */
+async function safeStorageSecrets(store: Store<Record<string, unknown>>): Promise<SecretSource> {
+  const sealed = (store.get('secrets') as Record<string, string> | undefined) ?? {};
+  const opened = new Map<string, string | Error>();
+  const resealed: Record<string, string> = {};
+  const ids = Object.keys(sealed).filter((id) => typeof sealed[id] === 'string' && sealed[id] !== '');
+  const available = ids.length > 0 && await safeStorage.isAsyncEncryptionAvailable();
+  for (const id of ids) {
+    if (!available) {
+      opened.set(id, new Error('the OS keychain is not available to decrypt it'));
+      continue;
+    }
+    try {
+      const { result, shouldReEncrypt } = await safeStorage.decryptStringAsync(Buffer.from(sealed[id]!, 'base64'));
+      opened.set(id, result);
+      if (shouldReEncrypt) resealed[id] = (await safeStorage.encryptStringAsync(result)).toString('base64');
+    } catch (err) {
+      opened.set(id, new Error(`the OS keychain could not decrypt it (${(err as Error).message})`));
+    }
+  }
+  if (Object.keys(resealed).length > 0) store.set('secrets', { ...sealed, ...resealed });
   return {
     tokenFor(agent) {
-      const sealed = (store.get('secrets') as Record<string, string> | undefined)?.[agent.agentId];
-      if (sealed) {
-        if (!safeStorage.isEncryptionAvailable()) throw new Error('the OS keychain is not available to decrypt it');
-        return safeStorage.decryptString(Buffer.from(sealed, 'base64'));
-      }
-      return tokenFileSource.tokenFor(agent);
+      const token = opened.get(agent.agentId);
+      if (token instanceof Error) throw token;
+      return token ?? tokenFileSource.tokenFor(agent);
     },
   };
 }
@@ -139,20 +159,29 @@ async function start(): Promise<void> {
   if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') {
     console.error('cordon: WARNING: no OS keychain is available; agent tokens will not be stored by the cockpit. Use token files (mode 0600) instead.');
   }
+  // safeStorage's asynchronous API (its synchronous one is deprecated in Electron 45 and gone in 46).
+  const keychain = safeStorage.getSelectedStorageBackend() !== 'basic_text' && await safeStorage.isAsyncEncryptionAvailable();
   cockpit = await startCockpit({
     settings: readSettings(store),
-    secrets: safeStorageSecrets(store),
+    secrets: await safeStorageSecrets(store),
     spawnAgent: utilityAgentSpawner,
     dataDir: app.getPath('userData'),
     savePin: (agentId, fingerprint) => savePin(store, agentId, fingerprint),
     journal: {
       workerPath: JOURNAL_WORKER,
-      keyProtection: safeStorage.isEncryptionAvailable() && safeStorage.getSelectedStorageBackend?.() !== 'basic_text'
+      keyProtection: keychain
         ? { protection: 'os-keychain' }
         : { protection: 'key-file', warning: 'No OS keychain is available: the responder\'s signing key is a plain file (mode 0600) in the app\'s data folder. Anyone who can read this account\'s files can sign packages as you.' },
       // The responder's signing key, sealed by the OS keychain in the settings store.
       key: () => loadOrCreateSealedKey({
-        sealer: { available: () => safeStorage.isEncryptionAvailable() && safeStorage.getSelectedStorageBackend?.() !== 'basic_text', seal: (t) => safeStorage.encryptString(t), unseal: (b) => safeStorage.decryptString(b) },
+        sealer: {
+          available: () => Promise.resolve(keychain),
+          seal: (t) => safeStorage.encryptStringAsync(t),
+          unseal: async (b) => {
+            const { result, shouldReEncrypt } = await safeStorage.decryptStringAsync(b);
+            return { plain: result, reseal: shouldReEncrypt };
+          },
+        },
         read: () => store.get('journalKeySealed') as string | undefined,
         write: (sealed) => store.set('journalKeySealed', sealed),
         fallbackPath: join(app.getPath('userData'), 'journal-key.pem'),

@@ -80,22 +80,40 @@ describe('the journal on its own thread', () => {
     }
   });
 
-  it('keeps the responder\'s key sealed by the keychain, and never as plain settings', () => {
+  it('keeps the responder\'s key sealed by the keychain, and never as plain settings; seals it anew when the keychain asks', async () => {
     const dir = tempDir('jkey');
     try {
       const stored = new Map<string, string>();
-      // A stand-in for safeStorage (unit level): sealing must be reversible and must not leave the seed readable.
-      const sealer: Sealer = { available: () => true, seal: (t) => Buffer.from([...Buffer.from(t)].map((b) => b ^ 0x5a)), unseal: (b) => Buffer.from([...b].map((x) => x ^ 0x5a)).toString() };
+      // A stand-in for safeStorage's asynchronous API (unit level): sealing must be reversible and must not leave the
+      // seed readable. Its first byte is the keychain's key version; a seal made under an older version still opens,
+      // and says it wants sealing again, as decryptStringAsync's shouldReEncrypt does after a key rotation.
+      let version = 1;
+      const xor = (b: Buffer, k: number): Buffer => Buffer.from([...b].map((x) => x ^ k));
+      const sealer: Sealer = {
+        available: () => Promise.resolve(true),
+        seal: (t) => Promise.resolve(Buffer.concat([Buffer.from([version]), xor(Buffer.from(t), 0x5a + version)])),
+        unseal: (b) => Promise.resolve({ plain: xor(b.subarray(1), 0x5a + b[0]!).toString(), reseal: b[0] !== version }),
+      };
       const warnings: string[] = [];
       const o = { sealer, read: () => stored.get('k'), write: (s: string) => void stored.set('k', s), fallbackPath: join(dir.path, 'journal-key.pem'), warn: (l: string) => warnings.push(l) };
-      const a = loadOrCreateSealedKey(o);
-      const b = loadOrCreateSealedKey(o);
+      const a = await loadOrCreateSealedKey(o);
+      const first = stored.get('k')!;
+      const b = await loadOrCreateSealedKey(o);
       assert.deepEqual(a.export({ format: 'jwk' }), b.export({ format: 'jwk' }), 'the same key comes back');
+      assert.equal(stored.get('k'), first, 'an up-to-date seal is left as it is');
       const seedHex = Buffer.from(String(a.export({ format: 'jwk' }).d), 'base64url').toString('hex');
-      assert.ok(!Buffer.from(stored.get('k')!, 'base64').toString().includes(seedHex), 'the stored value is not the seed');
+      assert.ok(!Buffer.from(first, 'base64').toString().includes(seedHex), 'the stored value is not the seed');
+      version = 2;
+      const rotated = await loadOrCreateSealedKey(o);
+      assert.deepEqual(rotated.export({ format: 'jwk' }), a.export({ format: 'jwk' }), 'the same key after the keychain rotated');
+      assert.notEqual(stored.get('k'), first, 'sealed anew under the new version');
+      assert.equal(Buffer.from(stored.get('k')!, 'base64')[0], 2);
       assert.equal(existsSync(o.fallbackPath), false);
+      // A keychain that cannot open the seal: a sentence, not a new key in its place.
+      await assert.rejects(loadOrCreateSealedKey({ ...o, sealer: { ...sealer, unseal: () => Promise.reject(new Error('locked')) } }), /could not unseal the journal's signing key/);
+      assert.equal(Buffer.from(stored.get('k')!, 'base64')[0], 2, 'the seal is kept');
       // No keychain: a 0600 file, said loudly.
-      const noChain = loadOrCreateSealedKey({ ...o, sealer: { ...sealer, available: () => false } });
+      const noChain = await loadOrCreateSealedKey({ ...o, sealer: { ...sealer, available: () => Promise.resolve(false) } });
       assert.ok(noChain);
       assert.equal(statSync(o.fallbackPath).mode & 0o777, 0o600);
       assert.match(warnings.join('\n'), /no OS keychain/);

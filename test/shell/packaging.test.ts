@@ -56,7 +56,9 @@ describe('packaging and the Electron shell', () => {
     }
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/start.ts')], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /Electron binary is not installed/);
+    assert.match(r.stderr, /Electron's binary is not installed/);
+    assert.match(r.stderr, /npx --no install-electron/, 'says how to fetch it, and does not fetch it itself');
     assert.match(r.stderr, /npm run serve/);
+    assert.equal(existsSync(join(ROOT, 'node_modules/electron/path.txt')), false, 'nothing was fetched');
   });
 });
