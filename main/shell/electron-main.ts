@@ -159,8 +159,9 @@ async function start(): Promise<void> {
   if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') {
     console.error('cordon: WARNING: no OS keychain is available; agent tokens will not be stored by the cockpit. Use token files (mode 0600) instead.');
   }
-  // safeStorage's asynchronous API (its synchronous one is deprecated in Electron 45 and gone in 46).
-  const keychain = safeStorage.getSelectedStorageBackend() !== 'basic_text' && await safeStorage.isAsyncEncryptionAvailable();
+  // safeStorage's asynchronous API (its synchronous one is deprecated in Electron 45 and gone in 46). Only Linux has
+  // a plain-text backend to refuse, and only Linux has getSelectedStorageBackend.
+  const keychain = (process.platform !== 'linux' || safeStorage.getSelectedStorageBackend() !== 'basic_text') && await safeStorage.isAsyncEncryptionAvailable();
   cockpit = await startCockpit({
     settings: readSettings(store),
     secrets: await safeStorageSecrets(store),
