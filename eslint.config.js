@@ -34,7 +34,10 @@ export default tseslint.config(
     // The shell calls no Electron (or Node) API its pinned typings mark deprecated: raising Electron shows here, in
     // `npm test`, what the next major removes (Electron 45 deprecated safeStorage's synchronous methods, say).
     files: ELECTRON_SHELL_FILES,
-    languageOptions: { parserOptions: { project: ['./tsconfig.node.json', './tsconfig.preload.json'], tsconfigRootDir: import.meta.dirname } },
+    // disallowAutomaticSingleRunInference: with CI=true typescript-eslint would switch to its single-run programs, in
+    // which linting a text for a shell file (test/shell/lint-rules.test.ts) crashes TypeScript while it names a
+    // deprecated symbol; the same programs everywhere, CI or not.
+    languageOptions: { parserOptions: { project: ['./tsconfig.node.json', './tsconfig.preload.json'], tsconfigRootDir: import.meta.dirname, disallowAutomaticSingleRunInference: true } },
     rules: { '@typescript-eslint/no-deprecated': 'error' },
   },
   {
