@@ -123,6 +123,26 @@ export function agentArgs(dir: string, extra: string[] = [], dataDir = join(dir,
   return ['--driver', 'sim', '--listen', '127.0.0.1:0', '--token-file', tokenFile(dir), '--data-dir', dataDir, '--agent-id', 'test-agent', '--seed', '42', ...extra];
 }
 
+/**
+ * An agent following a Suricata EVE file and a Falco file in a fresh temp dir (`eveBefore` is in the EVE file before
+ * it starts: history it must skip), with a cockpit subscribed from seq 0 and a moment for the followers to open the
+ * files, so that what is appended next is new.
+ */
+export async function detectorAgent(t: TestContext, eveBefore = ''): Promise<{ eve: string; falco: string; cockpit: TestCockpit; agent: AgentProcess }> {
+  const dir = tempDir(t);
+  const eve = join(dir, 'eve.json');
+  const falco = join(dir, 'falco.json');
+  writeFileSync(eve, eveBefore);
+  writeFileSync(falco, '');
+  const agent = await spawnAgent(t, agentArgs(dir, ['--rate', '0', '--suricata-eve', eve, '--falco', falco]));
+  const cockpit = await TestCockpit.open(t, agent.ready.url);
+  await cockpit.nextOfType('inventory');
+  cockpit.send({ type: 'subscribe', since: 0 });
+  await cockpit.nextOfType('subscribed');
+  await new Promise((r) => setTimeout(r, 600));
+  return { eve, falco, cockpit, agent };
+}
+
 /** What a raw upgrade attempt got: the HTTP status when refused, or 'open'. */
 export function tryUpgrade(url: string, headers: Record<string, string>, protocol: string | null = 'cordon.v1'): Promise<{ status: number | 'open'; body: string }> {
   return new Promise((resolve, reject) => {

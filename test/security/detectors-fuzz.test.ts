@@ -4,7 +4,7 @@
 // afterwards. Then for real: an agent following the two files through a stream of hostile lines keeps running and
 // still serves the good alert that follows them.
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -12,7 +12,7 @@ import { checkThreatEvent, type AgentMessage, type ThreatEvent, type Vm } from '
 import { falcoEvent } from '../../agent/detectors/falco.ts';
 import { suricataEvent } from '../../agent/detectors/suricata.ts';
 import { vmMatcher } from '../../agent/logs/vm-match.ts';
-import { agentArgs, BOUNDED, spawnAgent, tempDir, TestCockpit } from '../agent/helpers.ts';
+import { BOUNDED, detectorAgent } from '../agent/helpers.ts';
 import { record } from './campaign.ts';
 import {
   anyString, assertPrototypesClean, damaged, deepJson, hostileValue, invalidUtf8In, mutatedJson, params, pollutingVariants, Tally,
@@ -161,17 +161,7 @@ for (const name of Object.keys(DETECTORS) as (keyof typeof DETECTORS)[]) {
 }
 
 test('an agent following Suricata and Falco files through hostile lines keeps running and serves the good alerts after them', BOUNDED, async (t) => {
-  const dir = tempDir(t);
-  const eve = join(dir, 'eve.json');
-  const falco = join(dir, 'falco.json');
-  writeFileSync(eve, '');
-  writeFileSync(falco, '');
-  const agent = await spawnAgent(t, agentArgs(dir, ['--rate', '0', '--suricata-eve', eve, '--falco', falco]));
-  const c = await TestCockpit.open(t, agent.ready.url);
-  await c.nextOfType('inventory');
-  c.send({ type: 'subscribe', since: 0 });
-  await c.nextOfType('subscribed');
-  await new Promise((r) => setTimeout(r, 600));
+  const { eve, falco, cockpit: c, agent } = await detectorAgent(t);
   // The lines that made the detectors throw before the campaign fixed them, and other hostile ones.
   const hostileEve = [
     '{"event_type":"alert","alert":{},"proto":{"toString":1}}',

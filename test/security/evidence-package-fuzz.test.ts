@@ -5,18 +5,19 @@
 // outside the package's evidence/ folder, and the printed report is plain text a terminal cannot be steered by; the
 // untouched package still verifies afterwards.
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { checkPaths } from '../../evidence/export.ts';
-import { PACKAGE_FORMAT, type Manifest, type ManifestFile } from '../../evidence/format.ts';
+import { PACKAGE_FORMAT, type Manifest } from '../../evidence/format.ts';
 import { EvidenceIoError } from '../../evidence/io-errors.ts';
-import { fingerprintOf, manifestBytes, sealPackage } from '../../evidence/package.ts';
+import { fingerprintOf, manifestBytes } from '../../evidence/package.ts';
 import { formatPackageReport, runPackageVerify } from '../../evidence/verify-cli.ts';
 import { verifyPackage, type VerifyReport } from '../../evidence/verify.ts';
+import { makePackage } from '../evidence/fixture.ts';
 import { record } from './campaign.ts';
 import {
   anyString, assertClearError, assertNoLongEcho, assertPrototypesClean, deepJson, hostileValue, INVALID_UTF8, invalidUtf8In, mutatedJson, params,
@@ -27,38 +28,6 @@ const key = generateKeyPairSync('ed25519').privateKey;
 const forger = generateKeyPairSync('ed25519').privateKey;
 const FINGERPRINT = fingerprintOf(key);
 const TARGET = 'evidence package manifest and custody record (cordon-verify)';
-
-function evidenceFile(dir: string, path: string, bytes: Buffer, role: ManifestFile['role']): ManifestFile {
-  writeFileSync(join(dir, ...path.split('/')), bytes);
-  return {
-    path, role, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha1: createHash('sha1').update(bytes).digest('hex'),
-    capturedAt: '2026-11-23T11:16:13.801Z', source: 'agent', description: `test ${role}`,
-  };
-}
-
-/** A small sealed package (a few hundred bytes of evidence: verification is quick enough to run thousands of times). */
-async function smallPackage(root: string): Promise<string> {
-  const dir = join(root, 'package');
-  mkdirSync(join(dir, 'evidence', 'consoles'), { recursive: true });
-  const files = [
-    evidenceFile(dir, 'evidence/memory.elf', Buffer.from('ELF core of docview-07\n'), 'memory'),
-    evidenceFile(dir, 'evidence/config.json', Buffer.from('{"vm":"docview-07"}\n'), 'config'),
-    evidenceFile(dir, 'evidence/consoles/rec-0001.cast', Buffer.from('{"version":2}\n[0.1,"o","$ "]\n'), 'console'),
-  ].sort((a, b) => (a.path < b.path ? -1 : 1));
-  const manifest: Manifest = {
-    format: PACKAGE_FORMAT, packageId: 'CASE-0412-docview-07-ab12cd34', createdAt: '2026-11-23T12:16:13+01:00', tool: { name: 'Cordon', version: '0.1.0' },
-    case: { caseNumber: 'CASE-0412', agency: 'Police nationale, OCLCTIC', exhibit: 'PN-7' },
-    item: { host: 'hv-lyon-03', agentId: 'hv-lyon-03', hypervisor: { kind: 'qemu', version: '7.2.22' }, vm: { id: 'mvm-docview-07', name: 'docview-07', macs: ['52:54:00:12:34:56'], ips: ['10.20.0.7'] }, captureId: 'req-01', simulated: false },
-    capture: { startedAt: '2026-11-23T11:16:11.950Z', finishedAt: '2026-11-23T11:16:27.013Z', seizedBy: { name: 'A. Moreau', role: 'incident responder' }, reason: 'Macro dropper' },
-    hashes: { evidentiary: 'SHA-256', crossCheck: 'SHA-1' },
-    files,
-  };
-  await sealPackage(dir, manifest, {
-    at: '2026-11-23T12:16:27+01:00', timeZone: 'Europe/Paris', to: { name: 'A. Moreau', role: 'incident responder' },
-    location: 'Server room B, Lyon', storageLocation: 'laptop-07', reason: 'Macro dropper',
-  }, key, { responder: { name: 'A. Moreau', role: 'incident responder' }, place: 'Lyon', madeAt: '2026-11-23T12:16:13+01:00', timeZone: 'Europe/Paris' });
-  return dir;
-}
 
 /** Checks one report: no throw happened, every finding is a clear sentence, the printed report is inert text. */
 function checkReport(r: VerifyReport, hostile: readonly string[]): void {
@@ -90,7 +59,7 @@ describe('bad input: seizure package files (cordon-verify)', () => {
   const outside = join(root, 'outside.bin');
 
   before(async () => {
-    pristine = await smallPackage(root);
+    pristine = await makePackage(key, { dir: join(root, 'package'), small: true });
     work = join(root, 'work');
     cpSync(pristine, work, { recursive: true });
     goodManifestText = readFileSync(join(pristine, 'manifest.json'), 'utf8');

@@ -5,22 +5,16 @@
 // the retry the hub sends after reconnecting is answered with the first outcome, in a sentence.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FleetHub } from '../../main/fleet/hub.ts';
 import type { ActionMessage, ActionResultMessage, CockpitPush } from '../../protocol/index.ts';
-import { TOKEN } from '../agent/helpers.ts';
 import { record } from './campaign.ts';
-import { assertSentence, FAULT_BOUNDED, FaultAgent, Received, settle, until } from './fault-kit.ts';
+import { actionsRunTwice, assertSentence, clonesOf, FAULT_BOUNDED, FaultAgent, settle, until, watchAgent } from './fault-kit.ts';
 
 const KILLS_MID_STREAM = 3;
 
 test('agent killed (SIGKILL) mid-stream three times at a high rate: every event arrives exactly once, byte for byte', FAULT_BOUNDED, async (t) => {
   const agent = await FaultAgent.create(t, ['--vms', '6', '--rate', '4000', '--no-logs']);
   await agent.start();
-  const hub = new FleetHub({ link: { backfill: Number.MAX_SAFE_INTEGER, backoff: { baseMs: 50, maxMs: 500 } } });
-  t.after(() => hub.close());
-  const link = hub.addAgent({ agentId: agent.agentId, label: 'fault', url: agent.url, token: TOKEN });
-  const received = new Received();
-  link.on('event', (seq, _event, text) => received.add(seq, text));
+  const { hub, link, received } = watchAgent(t, agent, { label: 'fault', link: { backoff: { baseMs: 50, maxMs: 500 } } });
 
   const heldAtKill: number[] = [];
   for (let i = 0; i < KILLS_MID_STREAM; i++) {
@@ -47,11 +41,7 @@ test('agent killed (SIGKILL) mid-stream three times at a high rate: every event 
 test('agent killed (SIGKILL) mid-action (clone, seize): no request id runs twice; the retry gets the first outcome in a sentence', FAULT_BOUNDED, async (t) => {
   const agent = await FaultAgent.create(t, ['--vms', '3', '--rate', '200', '--no-logs']);
   await agent.start();
-  const hub = new FleetHub({ link: { backfill: Number.MAX_SAFE_INTEGER, backoff: { baseMs: 50, maxMs: 500 } } });
-  t.after(() => hub.close());
-  const link = hub.addAgent({ agentId: agent.agentId, label: 'fault', url: agent.url, token: TOKEN });
-  const received = new Received();
-  link.on('event', (seq, _event, text) => received.add(seq, text));
+  const { hub, link, received } = watchAgent(t, agent, { label: 'fault', link: { backoff: { baseMs: 50, maxMs: 500 } } });
   const results: ActionResultMessage[] = [];
   link.on('action', (u) => { if (u.type === 'action.result') results.push(u); });
   const actor = { name: 'Fault Campaign', role: 'responder', cockpit: 'fault-test' };
@@ -93,15 +83,9 @@ test('agent killed (SIGKILL) mid-action (clone, seize): no request id runs twice
     assert.equal(again.ok, first.ok);
     assert.deepEqual(again.error, first.error);
   }
-  const inventory = hub.snapshot().inventories.find((i) => i.agentId === agent.agentId)?.vms ?? [];
-  const clones = inventory.filter((v) => v.cloneOf === vms[0]!.id).length;
+  const clones = clonesOf(hub, agent, vms[0]!.id);
   const { r } = await settle(agent, hub, link, received);
-  const begins = agent.actionBegins();
-  let duplicated = Math.max(0, clones - 1);
-  for (const a of asked) {
-    assert.equal(begins.get(a.requestId), 1, `request ${a.requestId} (${a.kind}) began exactly once on the agent`);
-    duplicated += (begins.get(a.requestId) ?? 0) - 1;
-  }
+  const duplicated = actionsRunTwice(agent, asked.map((a) => a.requestId), clones);
   assert.ok(clones <= 1, `at most one clone of ${vms[0]!.name} exists (${clones})`);
   assert.equal(agent.crashes, 0, 'no agent process ended on its own');
   record({

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { AgentLink } from '../../main/fleet/agent-link.ts';
-import type { FleetHub } from '../../main/fleet/hub.ts';
+import type { AgentLink, AgentLinkOptions } from '../../main/fleet/agent-link.ts';
+import { FleetHub } from '../../main/fleet/hub.ts';
 import type { AgentStatus } from '../../protocol/index.ts';
-import { agentArgs, spawnAgent, tempDir, type AgentProcess } from '../agent/helpers.ts';
+import { agentArgs, cleanup, spawnAgent, tempDir, TOKEN, type AgentProcess } from '../agent/helpers.ts';
 import { freePort } from '../helpers/processes.ts';
 
 /** Fault tests start and kill several processes on a shared, noisy machine: a generous deadline each. */
@@ -229,6 +229,40 @@ export function assertSentence(message: string | undefined, what: string): void 
   assert.ok(message && message.length >= 20, `${what}: there is a message (${JSON.stringify(message)})`);
   assert.match(message, /^[A-Z0-9/"'`(].*[.!?)]$/s, `${what}: "${message}" reads as a sentence`);
   assert.doesNotMatch(message, /\bat [A-Za-z.<>]+ \(.*:\d+:\d+\)|undefined|\[object Object\]/, `${what}: "${message}" carries no stack trace or placeholder`);
+}
+
+/**
+ * The cockpit's side of a fault run: the real fleet hub with one link to the agent, backfilling everything, and what
+ * it receives kept by seq. `fingerprint` pins the agent's certificate (wss:// off loopback).
+ */
+export function watchAgent(t: TestContext, agent: FaultAgent, o: { label: string; link: Partial<AgentLinkOptions>; fingerprint?: string }): { hub: FleetHub; link: AgentLink; received: Received } {
+  const hub = new FleetHub({ link: { backfill: Number.MAX_SAFE_INTEGER, ...o.link } });
+  cleanup(t, () => hub.close());
+  const link = hub.addAgent({ agentId: agent.agentId, label: o.label, url: agent.url, token: TOKEN, ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}) });
+  const received = new Received();
+  link.on('event', (seq, _event, text) => received.add(seq, text));
+  return { hub, link, received };
+}
+
+/** How many clones of `originId` the hub's inventory of the agent holds (read while the agent runs). */
+export function clonesOf(hub: FleetHub, agent: FaultAgent, originId: string): number {
+  const inventory = hub.snapshot().inventories.find((i) => i.agentId === agent.agentId)?.vms ?? [];
+  return inventory.filter((v) => v.cloneOf === originId).length;
+}
+
+/**
+ * After a run of actions cut short, and after `settle` (so a retry sent on its reconnects counts too): each request id
+ * must have begun exactly once in the agent's action journal. Returns how many actions ran more than once, a second
+ * clone counted as one (for the ledger).
+ */
+export function actionsRunTwice(agent: FaultAgent, requestIds: readonly string[], clones: number): number {
+  const begins = agent.actionBegins();
+  let duplicated = Math.max(0, clones - 1);
+  for (const id of requestIds) {
+    assert.equal(begins.get(id), 1, `request ${id} began exactly once on the agent`);
+    duplicated += (begins.get(id) ?? 0) - 1;
+  }
+  return duplicated;
 }
 
 /**

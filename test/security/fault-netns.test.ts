@@ -12,12 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { FleetHub } from '../../main/fleet/hub.ts';
 import type { ActionResultMessage, CockpitPush } from '../../protocol/index.ts';
-import { cleanup, TOKEN } from '../agent/helpers.ts';
+import { cleanup } from '../agent/helpers.ts';
 import { freePort } from '../helpers/processes.ts';
 import { record } from './campaign.ts';
-import { FAULT_BOUNDED, FaultAgent, Received, settle, until } from './fault-kit.ts';
+import { actionsRunTwice, clonesOf, FAULT_BOUNDED, FaultAgent, settle, until, watchAgent } from './fault-kit.ts';
 
 function ip(...args: string[]): void {
   try {
@@ -74,11 +73,7 @@ test('network cut (veth link down, netns) mid-stream, twice at a high rate: ever
   await agent.start();
   assert.match(agent.url, /^wss:\/\//, 'off loopback the agent serves TLS');
   assert.match(agent.fingerprint ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'its ready line carries the certificate\'s fingerprint');
-  const hub = new FleetHub({ link: { backfill: Number.MAX_SAFE_INTEGER, ...HUB } });
-  cleanup(t, () => hub.close());
-  const link = hub.addAgent({ agentId: agent.agentId, label: 'behind a cable', url: agent.url, token: TOKEN, fingerprint: agent.fingerprint! });
-  const received = new Received();
-  link.on('event', (seq, _event, text) => received.add(seq, text));
+  const { hub, link, received } = watchAgent(t, agent, { label: 'behind a cable', link: HUB, fingerprint: agent.fingerprint! });
 
   const cutAt: number[] = [];
   for (let i = 0; i < 2; i++) {
@@ -110,11 +105,7 @@ test('network cut (veth link down, netns) mid-action: the results sent into the 
   const net = makeNet(t);
   const agent = await FaultAgent.create(t, ['--vms', '3', '--rate', '100', '--no-logs'], 'test-agent', { host: net.nsAddr, port: await freePort(), netns: net.ns });
   await agent.start();
-  const hub = new FleetHub({ link: { backfill: Number.MAX_SAFE_INTEGER, ...HUB } });
-  cleanup(t, () => hub.close());
-  const link = hub.addAgent({ agentId: agent.agentId, label: 'behind a cable', url: agent.url, token: TOKEN, fingerprint: agent.fingerprint! });
-  const received = new Received();
-  link.on('event', (seq, _event, text) => received.add(seq, text));
+  const { hub, link, received } = watchAgent(t, agent, { label: 'behind a cable', link: HUB, fingerprint: agent.fingerprint! });
   const results: ActionResultMessage[] = [];
   link.on('action', (u) => { if (u.type === 'action.result') results.push(u); });
   const vms = await until(() => hub.snapshot().inventories.find((i) => i.agentId === agent.agentId && i.vms.length >= 3)?.vms, 'the inventory', 60_000);
@@ -146,15 +137,9 @@ test('network cut (veth link down, netns) mid-action: the results sent into the 
     assert.equal(first.replayed, true, 'the result came from the agent\'s journal, on the retry');
     assert.equal(done.ok, true, `the ${kind} succeeded on the agent and that is what the cockpit was told: ${JSON.stringify(done.error)}`);
   }
-  const inventory = hub.snapshot().inventories.find((i) => i.agentId === agent.agentId)?.vms ?? [];
-  const clones = inventory.filter((v) => v.cloneOf === vms[0]!.id).length;
+  const clones = clonesOf(hub, agent, vms[0]!.id);
   const { r } = await settle(agent, hub, link, received);
-  const begins = agent.actionBegins();
-  let duplicated = Math.max(0, clones - 1);
-  for (const id of asked) {
-    assert.equal(begins.get(id), 1, `request ${id} began once`);
-    duplicated += (begins.get(id) ?? 0) - 1;
-  }
+  const duplicated = actionsRunTwice(agent, asked, clones);
   assert.equal(clones, 1, 'exactly one clone exists');
   assert.equal(agent.crashes, 0);
   record({

@@ -3,14 +3,14 @@
 // container name point to (or the host); other lines are left alone. Then for real: an agent following the two files
 // numbers the alerts appended to them and sends them to a subscribed cockpit like any event.
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkThreatEvent, type ThreatEvent, type Vm } from '../../../protocol/index.ts';
 import { falcoEvent } from '../../../agent/detectors/falco.ts';
 import { suricataEvent } from '../../../agent/detectors/suricata.ts';
 import { HOST_VM_ID, vmMatcher } from '../../../agent/logs/vm-match.ts';
-import { agentArgs, BOUNDED, spawnAgent, tempDir, TestCockpit } from '../helpers.ts';
+import { BOUNDED, detectorAgent } from '../helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const lines = (file: string) => readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter((l) => l.length > 0);
@@ -92,18 +92,8 @@ test('Falco JSON: priorities, tags to ATT&CK, process, file and connection, cont
 });
 
 test('an agent following Suricata and Falco files numbers their new alerts and serves them as events', BOUNDED, async (t) => {
-  const dir = tempDir(t);
-  const eve = join(dir, 'eve.json');
-  const falco = join(dir, 'falco.json');
   // What is in the files before the agent starts is history: it begins at their end.
-  writeFileSync(eve, `${lines('suricata-eve.jsonl')[1]}\n`);
-  writeFileSync(falco, '');
-  const agent = await spawnAgent(t, agentArgs(dir, ['--rate', '0', '--suricata-eve', eve, '--falco', falco]));
-  const c = await TestCockpit.open(t, agent.ready.url);
-  await c.nextOfType('inventory');
-  c.send({ type: 'subscribe', since: 0 });
-  await c.nextOfType('subscribed');
-  await new Promise((r) => setTimeout(r, 600));
+  const { eve, falco, cockpit: c } = await detectorAgent(t, `${lines('suricata-eve.jsonl')[1]}\n`);
   appendFileSync(eve, `${lines('suricata-eve.jsonl').join('\n')}\n`);
   appendFileSync(falco, `${lines('falco.jsonl').slice(0, 4).join('\n')}\n`);
   const events = await c.events(9, 15_000);
